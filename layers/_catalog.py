@@ -1,0 +1,81 @@
+"""One catalog entry per layer or model, describing it once for every style."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+import jax
+
+Batch = dict[str, jax.Array]
+
+# Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
+# means adding its package here.
+_ENTRY_MODULES = ("layers.mlp",)
+
+MODES = ("init", "forward", "train")
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  """Everything nnbench needs to know about one layer or model.
+
+  Attributes:
+    name: catalog id, e.g. ``"mlp"``.
+    description: one line for listings.
+    sizes: config per size name (``tiny``, ``small``, ``base``, ``large``).
+    make_batch: ``(config, key, dtype) -> {"x": ..., "y": ...}``; ``x`` is the
+      model input, ``y`` the training target.
+    loss: ``(prediction, batch) -> scalar float32`` used by the train mode.
+    flops: ``(config, mode) -> float``, analytic model FLOPs for one step.
+    items: ``config -> int``, items (samples or tokens) processed per step.
+    tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
+    impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
+      implementing the family's protocol (see ``layers._styles``).
+  """
+
+  name: str
+  description: str
+  sizes: Mapping[str, Mapping[str, Any]]
+  make_batch: Callable[[Mapping[str, Any], jax.Array, Any], Batch]
+  loss: Callable[[jax.Array, Batch], jax.Array]
+  flops: Callable[[Mapping[str, Any], str], float]
+  items: Callable[[Mapping[str, Any]], int]
+  tolerance: Mapping[str, tuple[float, float]]
+  impls: Mapping[str, ModuleType]
+
+  def config(self, size: str) -> Mapping[str, Any]:
+    try:
+      return self.sizes[size]
+    except KeyError:
+      raise KeyError(
+          f"layer {self.name!r} has no size {size!r} (known: {', '.join(self.sizes)})"
+      ) from None
+
+
+_CACHE: dict[str, Entry] = {}
+
+
+def all_entries() -> dict[str, Entry]:
+  """Every catalog entry by name, in catalog order."""
+  if not _CACHE:
+    for mod_name in _ENTRY_MODULES:
+      entry = importlib.import_module(mod_name).ENTRY
+      _CACHE[entry.name] = entry
+  return dict(_CACHE)
+
+
+def names() -> list[str]:
+  return list(all_entries())
+
+
+def get(name: str) -> Entry:
+  entries = all_entries()
+  try:
+    return entries[name]
+  except KeyError:
+    raise KeyError(f"unknown layer {name!r} (known: {', '.join(entries)})") from None

@@ -1,0 +1,57 @@
+"""Multi-layer perceptron: ``depth`` Dense layers with an activation between.
+
+Config keys: ``batch`` (int), ``widths`` (input width followed by each
+layer's output width), ``activation`` (``"relu"``, ``"gelu"`` or
+``"tanh"``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from layers._catalog import Entry
+from layers.mlp import _haiku, _jax, _linen, _nnx
+
+
+def make_batch(config, key, dtype):
+    """``x``: ``[batch, widths[0]]`` in ``dtype``; ``y``: ``[batch, widths[-1]]`` float32."""
+    kx, ky = jax.random.split(key)
+    widths = config["widths"]
+    x = jax.random.normal(kx, (config["batch"], widths[0]), jnp.float32).astype(dtype)
+    y = jax.random.normal(ky, (config["batch"], widths[-1]), jnp.float32)
+    return {"x": x, "y": y}
+
+
+def loss(prediction, batch):
+    """Mean squared error, computed in float32."""
+    return jnp.mean(jnp.square(prediction.astype(jnp.float32) - batch["y"]))
+
+
+def flops(config, mode):
+    """Matmul FLOPs: ``2·B·Σ in·out`` forward; backward costs twice that."""
+    widths = config["widths"]
+    forward = 2 * config["batch"] * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+
+
+def _config(batch, widths, activation="relu"):
+    return {"batch": batch, "widths": tuple(widths), "activation": activation}
+
+
+ENTRY = Entry(
+    name="mlp",
+    description="MLP of Dense layers with an activation between",
+    sizes={
+        "tiny": _config(8, (16, 32, 32, 8)),
+        "small": _config(64, (256, 512, 512, 256)),
+        "base": _config(256, (1024, 4096, 4096, 1024), "gelu"),
+        "large": _config(1024, (4096, 16384, 16384, 4096), "gelu"),
+    },
+    make_batch=make_batch,
+    loss=loss,
+    flops=flops,
+    items=lambda config: config["batch"],
+    tolerance={"float32": (1e-5, 1e-6), "bfloat16": (2e-2, 1e-2)},
+    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+)

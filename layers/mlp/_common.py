@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+import jax
+
+ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "tanh": jax.numpy.tanh}
+
+
+def layer_names(config) -> list[str]:
+    return [f"dense_{i}" for i in range(len(config["widths"]) - 1)]

@@ -1,0 +1,77 @@
+"""Environment fingerprint stored with every run."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("jax", "jaxlib", "flax", "dm-haiku", "optax", "numpy", "scipy", "nnbench")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    """Commit of the working directory's repository, else of nnbench's own."""
+    for where in (Path.cwd(), Path(__file__).resolve().parent):
+        try:
+            out = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=where,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+            return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    return None
+
+
+def fingerprint() -> dict[str, Any]:
+    """Library versions, platform, devices, CPU, XLA flags, git commit, host."""
+    import jax
+
+    devices = jax.devices()
+    return {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "versions": {name: _version(name) for name in PACKAGES},
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "process_count": jax.process_count(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "matmul_precision": str(jax.config.jax_default_matmul_precision),
+        "x64": bool(jax.config.jax_enable_x64),
+        "git_commit": _git_commit(),
+        "host": socket.gethostname(),
+    }

@@ -1,0 +1,202 @@
+"""``nnbench.measure``: compile stages, steady-state timing, work and memory
+of jitted steps, one record (a JSON-ready dict) each."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from nnbench import _compile, _flops, _stats
+from nnbench._timing import Carry, Lane, TimingPolicy, fenced_call, run_rounds
+
+
+class NonFiniteOutput(ValueError):
+    """The step produced NaN or Inf: the case is invalid, not a timing."""
+
+
+def check_finite(out: Any, when: str) -> None:
+    for leaf in jax.tree_util.tree_leaves(out):
+        if hasattr(leaf, "dtype") and np.issubdtype(np.dtype(leaf.dtype), np.inexact):
+            if not bool(np.isfinite(np.asarray(leaf, dtype=np.float64)).all()):
+                raise NonFiniteOutput(f"non-finite values in the step's output ({when})")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def current_rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return peak_rss_bytes()
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A compiled, first-called step, ready for timing."""
+
+    lane: Lane
+    compile_info: dict[str, Any]
+    cost: dict[str, float]
+    memory: dict[str, Any]
+    first_call_s: float
+    model_flops: float | None
+    items_per_step: int | None
+    dtype: str
+    rss_growth_bytes: int
+
+
+def prepare(
+    step,
+    args: tuple,
+    carry: Carry | None = None,
+    model_flops: float | None = None,
+    items_per_step: int | None = None,
+    dtype: str = "float32",
+    rss_before: int | None = None,
+) -> Prepared:
+    """Cold compile stages (JAX caches cleared first), then the first call.
+
+    The first call's output is checked for NaN/Inf before anything can
+    donate it. ``rss_before``: current RSS before the step was built, so the
+    host memory the case added is recorded.
+    """
+    if not hasattr(step, "trace"):
+        raise TypeError("step must be a jitted callable with .trace() (jax.jit, nnx.jit, ...)")
+    if rss_before is None:
+        rss_before = current_rss_bytes()
+    _, info, cost, memory = _compile.compile_stages(step, args)
+    counter = _compile.compile_counter()
+    before = counter.count
+    out, args, _, first_s = fenced_call(step, args, carry)
+    info["first_call_compiles"] = counter.count - before
+    check_finite(out, "first call")
+    del out
+    return Prepared(
+        lane=Lane(step, args, carry),
+        compile_info=info,
+        cost=cost,
+        memory=memory,
+        first_call_s=first_s,
+        model_flops=model_flops,
+        items_per_step=items_per_step,
+        dtype=dtype,
+        rss_growth_bytes=current_rss_bytes() - rss_before,
+    )
+
+
+def reprime(prepared: Sequence[Prepared]) -> None:
+    """Call each step once more, untimed.
+
+    Each ``prepare`` clears JAX's caches for a cold trace, which also drops
+    the executables of steps prepared before it; this recompiles them
+    outside the timed region.
+    """
+    counter = _compile.compile_counter()
+    for p in prepared:
+        before = counter.count
+        t0 = time.perf_counter()
+        p.lane.call()
+        p.compile_info["reprime_s"] = time.perf_counter() - t0
+        p.compile_info["reprime_compiles"] = counter.count - before
+
+
+def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any]:
+    """The record of one timed, prepared step."""
+    lane = p.lane
+    check_finite(lane.last_out, "last call")
+    stats = _stats.summarize(lane.samples_s)
+    median = stats["median"]
+    peak = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
+    achieved = p.model_flops / median if p.model_flops and median > 0 else None
+    hw_achieved = p.cost["flops"] / median if p.cost["flops"] and median > 0 else None
+    info = dict(p.compile_info, recompiles=lane.recompiles)
+    return {
+        "status": "ok",
+        "compile": info,
+        "time": {
+            **stats,
+            "first_call_s": p.first_call_s,
+            "warmup_calls": lane.warmup_calls,
+            "steady": lane.steady,
+            "stop_reason": stop_reason,
+            "policy": dataclasses.asdict(policy),
+            "samples_s": lane.samples_s,
+        },
+        "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": lane.dispatch_s},
+        "work": {
+            "xla_flops": p.cost["flops"],
+            "xla_bytes_accessed": p.cost["bytes_accessed"],
+            "xla_transcendentals": p.cost["transcendentals"],
+            "model_flops": p.model_flops,
+            "achieved_flops_per_s": achieved,
+            "hw_flops_per_s": hw_achieved,
+            "peak_flops_per_s": peak,
+            "mfu": achieved / peak if achieved is not None and peak else None,
+            "hfu": hw_achieved / peak if hw_achieved is not None and peak else None,
+        },
+        "memory": {
+            **{f"compiled_{k}": v for k, v in p.memory.items()},
+            "rss_growth_bytes": p.rss_growth_bytes,
+            "process_peak_rss_bytes": peak_rss_bytes(),
+        },
+        "throughput": {
+            "items_per_step": p.items_per_step,
+            "items_per_s": p.items_per_step / median if p.items_per_step and median > 0 else None,
+        },
+    }
+
+
+def measure(
+    step,
+    *args: Any,
+    carry: Carry | None = None,
+    model_flops: float | None = None,
+    items_per_step: int | None = None,
+    dtype: str = "float32",
+    policy: TimingPolicy | None = None,
+) -> dict[str, Any]:
+    """Measure one jitted step: compile stages, step time, work, memory.
+
+    Args:
+      step: a jitted callable with JAX's stage API (``jax.jit``, ``nnx.jit``
+        or anything with ``.trace(*args)``).
+      *args: its arguments. Donated arguments are fine when ``carry`` threads
+        the outputs back in.
+      carry: ``(args, out) -> next_args``; for a train step that returns its
+        new state, e.g. ``lambda a, o: (o[0], o[1], a[2])``. ``None`` calls
+        with the same ``args`` every time.
+      model_flops: analytic FLOPs of one step, for achieved FLOP/s and MFU.
+      items_per_step: samples or tokens per step, for throughput.
+      dtype: compute dtype name, to pick the device's peak FLOP/s.
+      policy: warm-up and stopping rules (``TimingPolicy()`` by default).
+
+    Returns:
+      A record dict with ``compile`` (trace/lower/compile seconds, jaxpr and
+      HLO sizes, recompiles while timing), ``time`` (median, 95 % CI,
+      quantiles, CV, raw ``samples_s``), ``dispatch`` (host time until the
+      call returned), ``work`` (XLA and model FLOPs, FLOP/s, MFU),
+      ``memory`` and ``throughput``; ``status`` is ``"ok"``. Raises
+      ``NonFiniteOutput`` when an output holds NaN or Inf.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, nnbench
+      >>> f = jax.jit(lambda x: jnp.tanh(x @ x))
+      >>> rec = nnbench.measure(f, jnp.ones((8, 8)))
+      >>> rec["time"]["median"] > 0 and rec["compile"]["recompiles"] == 0
+      True
+    """
+    policy = policy or TimingPolicy()
+    p = prepare(step, args, carry, model_flops, items_per_step, dtype)
+    stop = run_rounds([p.lane], policy)
+    return finish(p, stop, policy)

@@ -1,0 +1,273 @@
+"""Render run files: terminal (rich), Markdown and HTML with a plot.
+
+A report reads records; it never measures.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import layers
+from nnbench._cases import Case
+
+STYLE_ORDER = list(layers.STYLES)
+
+
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "–"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _styles_in(records: Sequence[dict[str, Any]]) -> list[str]:
+    seen = {r["case"].get("style") for r in records}
+    return [s for s in STYLE_ORDER if s in seen] + sorted(s for s in seen if s not in STYLE_ORDER)
+
+
+def side_by_side(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows per case group (layer/mode/size/dtype), one cell per style.
+
+    Each cell: ``{"median", "ci_low", "ci_high", "ratio"}`` (ratio to the
+    ``jax`` style's median in the same group) or ``{"status", "error"}``.
+    """
+    styles = _styles_in(records)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        case = Case.from_dict(r["case"])
+        row = groups.setdefault(case.group, {"group": case.group, "cells": {}})
+        if r["status"] == "ok":
+            t = r["time"]
+            row["cells"][case.style] = {"median": t["median"], "ci_low": t["ci_low"], "ci_high": t["ci_high"]}
+        else:
+            row["cells"][case.style] = {"status": r["status"], "error": r.get("error")}
+    for row in groups.values():
+        ref = row["cells"].get("jax", {}).get("median")
+        for cell in row["cells"].values():
+            if "median" in cell:
+                cell["ratio"] = cell["median"] / ref if ref else None
+    return styles, list(groups.values())
+
+
+def _cell_text(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "–"
+    if "median" not in cell:
+        return cell["status"]
+    ratio = f" ×{cell['ratio']:.2f}" if cell.get("ratio") is not None else ""
+    return f"{fmt_time(cell['median'])}{ratio}"
+
+
+def _mfu_text(r: dict[str, Any]) -> str:
+    work = r.get("work") or {}
+    if work.get("mfu") is not None:
+        return f"{100 * work['mfu']:.1f} %"
+    if work.get("peak_flops_per_s") is None:
+        return "n/a"
+    return "–"
+
+
+TERMINAL_COLUMNS = ("case", "step (median)", "±CI", "dispatch", "compile", "MFU")
+
+
+def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    rows = []
+    for r in records:
+        if r["status"] != "ok":
+            rows.append({"case": r["id"], "status": r["status"], "note": str(r.get("error", ""))})
+            continue
+        t, c, d, w = r["time"], r["compile"], r["dispatch"], r["work"]
+        rows.append(
+            {
+                "case": r["id"],
+                "status": "ok",
+                "step (median)": fmt_time(t["median"]),
+                "95% CI": f"{fmt_time(t['ci_low'])} – {fmt_time(t['ci_high'])}",
+                "±CI": f"{50 * (t['ci_high'] - t['ci_low']) / t['median']:.1f} %",
+                "CV": f"{100 * t['cv']:.1f} %",
+                "n": str(t["n"]),
+                "dispatch": fmt_time(d["median"]),
+                "compile": fmt_time(c["total_s"]),
+                "trace/lower/compile": f"{fmt_time(c['trace_s'])} / {fmt_time(c['lower_s'])} / {fmt_time(c['compile_s'])}",
+                "HLO ops": str(c["hlo_ops"]),
+                "GFLOP/s": f"{w['achieved_flops_per_s'] / 1e9:.2f}" if w.get("achieved_flops_per_s") else "–",
+                "MFU": _mfu_text(r),
+                "items/s": f"{r['throughput']['items_per_s']:.4g}" if r["throughput"].get("items_per_s") else "–",
+                "temp mem": fmt_bytes(r["memory"].get("compiled_temp_bytes")),
+                "recompiles": str(c.get("recompiles", 0)),
+            }
+        )
+    return rows
+
+
+def env_summary(run: dict[str, Any]) -> str:
+    env = run["env"]
+    v = env.get("versions", {})
+    return (
+        f"{env.get('device_kind')} ×{env.get('device_count')} ({env.get('backend')}), "
+        f"{env.get('cpu_model')}; jax {v.get('jax')}, flax {v.get('flax')}, "
+        f"haiku {v.get('dm-haiku')}, optax {v.get('optax')}; commit {env.get('git_commit') or 'unknown'}"
+    )
+
+
+# --- terminal ---
+
+
+def print_run(run: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    records = run["records"]
+    styles, rows = side_by_side(records)
+    table = Table(title="median step time per style (× ratio to jax)", title_justify="left")
+    table.add_column("layer/mode/size/dtype")
+    for s in styles:
+        table.add_column(s, justify="right")
+    for row in rows:
+        table.add_row(row["group"], *(_cell_text(row["cells"].get(s)) for s in styles))
+    console.print(table)
+
+    details = detail_rows(records)
+    ok = [d for d in details if d["status"] == "ok"]
+    if ok:
+        dt = Table(title="per case (full detail in the Markdown report)", title_justify="left")
+        for col in TERMINAL_COLUMNS:
+            dt.add_column(col, justify="left" if col == "case" else "right")
+        for d in ok:
+            dt.add_row(*(d[c] for c in TERMINAL_COLUMNS))
+        console.print(dt)
+    for d in details:
+        if d["status"] != "ok":
+            console.print(f"[red]{d['status']}[/red] {d['case']}: {d['note']}", markup=True, highlight=False)
+    console.print(f"[dim]{env_summary(run)}[/dim]", highlight=False)
+    if all(r.get("work", {}).get("peak_flops_per_s") is None for r in records if r["status"] == "ok"):
+        console.print(f"[dim]MFU: no peak FLOP/s is known for {run['env'].get('device_kind')!r}; shown as n/a, not estimated.[/dim]", highlight=False)
+
+
+# --- Markdown / HTML ---
+
+
+def _md_escape(text: str) -> str:
+    """Inert Markdown: HTML escaped, Markdown punctuation backslash-escaped."""
+    out = html.escape(str(text), quote=False)
+    for ch in "\\`*_[]|#":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("\n", " ")
+
+
+def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
+    """Grouped bar chart of median step time per style with 95 % CIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    styles, rows = side_by_side(records)
+    rows = [r for r in rows if any("median" in c for c in r["cells"].values())]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4), dpi=110)
+    width = 0.8 / max(1, len(styles))
+    x = np.arange(len(rows))
+    for i, s in enumerate(styles):
+        med = np.array([r["cells"].get(s, {}).get("median", np.nan) for r in rows]) * 1e6
+        lo = np.array([r["cells"].get(s, {}).get("ci_low", np.nan) for r in rows]) * 1e6
+        hi = np.array([r["cells"].get(s, {}).get("ci_high", np.nan) for r in rows]) * 1e6
+        ax.bar(x + i * width, med, width, yerr=[med - lo, hi - med], label=s, capsize=2)
+    ax.set_xticks(x + width * (len(styles) - 1) / 2, [r["group"] for r in rows], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("median step time (µs), 95 % CI")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None = None) -> str:
+    lines = ["# nnbench report", ""]
+    for name, run in runs:
+        lines += [f"## {_md_escape(name)}", "", f"- environment: {_md_escape(env_summary(run))}", f"- started: {_md_escape(run.get('started'))}, suite: {_md_escape(run.get('suite'))}", ""]
+        styles, rows = side_by_side(run["records"])
+        lines.append("| layer/mode/size/dtype | " + " | ".join(_md_escape(s) for s in styles) + " |")
+        lines.append("|---|" + "---:|" * len(styles))
+        for row in rows:
+            lines.append(f"| {_md_escape(row['group'])} | " + " | ".join(_md_escape(_cell_text(row['cells'].get(s))) for s in styles) + " |")
+        lines.append("")
+        details = [d for d in detail_rows(run["records"]) if d["status"] == "ok"]
+        if details:
+            cols = [c for c in details[0] if c != "status"]
+            lines.append("| " + " | ".join(cols) + " |")
+            lines.append("|---|" + "---:|" * (len(cols) - 1))
+            for d in details:
+                lines.append("| " + " | ".join(_md_escape(d[c]) for c in cols) + " |")
+            lines.append("")
+        bad = [d for d in detail_rows(run["records"]) if d["status"] != "ok"]
+        if bad:
+            lines.append("Failed or invalid cases:")
+            lines.append("")
+            lines += [f"- `{_md_escape(d['case'])}` {_md_escape(d['status'])}: {_md_escape(d['note'])}" for d in bad]
+            lines.append("")
+    if plot_name:
+        lines += [f"![median step time per style]({plot_name})", ""]
+    return "\n".join(lines)
+
+
+def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
+             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}td{text-align:right}td:first-child{text-align:left}</style>",
+             "</head><body><h1>nnbench report</h1>"]
+    for name, run in runs:
+        parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(env_summary(run))}</p>")
+        styles, rows = side_by_side(run["records"])
+        parts.append("<table><tr><th>layer/mode/size/dtype</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in styles) + "</tr>")
+        for row in rows:
+            parts.append(f"<tr><td>{html.escape(row['group'])}</td>" + "".join(f"<td>{html.escape(_cell_text(row['cells'].get(s)))}</td>" for s in styles) + "</tr>")
+        parts.append("</table>")
+        details = detail_rows(run["records"])
+        if details:
+            cols = list(dict.fromkeys(k for d in details for k in d))
+            parts.append("<h3>cases</h3><table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
+            for d in details:
+                parts.append("<tr>" + "".join(f"<td>{html.escape(str(d.get(c, '')))}</td>" for c in cols) + "</tr>")
+            parts.append("</table>")
+        png = plot_png(run["records"])
+        if png:
+            parts.append(f"<img alt='median step time per style' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def write_markdown(path: Path, runs: Sequence[tuple[str, dict[str, Any]]]) -> list[Path]:
+    """Write ``path`` (Markdown) and its plot beside it; returns what was written."""
+    path = Path(path)
+    records = [r for _, run in runs for r in run["records"]]
+    png = plot_png(records)
+    written = []
+    plot_name = None
+    if png:
+        plot_path = path.with_suffix(".png")
+        plot_path.write_bytes(png)
+        plot_name = plot_path.name
+        written.append(plot_path)
+    path.write_text(markdown(runs, plot_name))
+    written.insert(0, path)
+    return written

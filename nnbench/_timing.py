@@ -1,0 +1,148 @@
+"""Steady-state step timing, styles interleaved in rounds.
+
+Every sample is one call fenced by ``jax.block_until_ready`` on the whole
+output pytree. Contenders (e.g. the five styles of one layer) are warmed up
+each until steady, then sampled in rounds: each round gives every contender
+a short block of calls, in a shuffled order, so all of them see the same
+machine state over the same period.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from nnbench import _compile, _stats
+
+Carry = Callable[[tuple[Any, ...], Any], tuple[Any, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TimingPolicy:
+    """When warm-up ends and when sampling stops.
+
+    Warm-up runs in windows of ``window`` calls and ends once two consecutive
+    windows' medians agree within ``steady_tol`` (relative) — steady state
+    detected from the data — or after ``warmup_budget_s`` (then the record
+    says ``steady: false``). Sampling runs in rounds of about
+    ``block_s`` per contender and stops when every contender's median has a
+    95 % confidence interval narrower than ``target_ci`` of the median (after
+    ``min_samples`` each), after ``budget_s`` seconds per contender, or at
+    ``max_samples``.
+    """
+
+    min_samples: int = 10
+    max_samples: int = 100_000
+    budget_s: float = 1.0
+    target_ci: float = 0.01
+    window: int = 5
+    steady_tol: float = 0.05
+    warmup_budget_s: float = 1.0
+    block_s: float = 0.005
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.min_samples < 1 or self.max_samples < self.min_samples:
+            raise ValueError("need 1 <= min_samples <= max_samples")
+        if not (self.budget_s > 0 and self.warmup_budget_s >= 0 and self.target_ci > 0 and self.block_s > 0):
+            raise ValueError("budgets, block_s and target_ci must be positive")
+
+
+def fenced_call(step, args, carry) -> tuple[Any, tuple[Any, ...], float, float]:
+    """One call blocked on its whole output: (out, next_args, dispatch_s, total_s)."""
+    t0 = time.perf_counter()
+    out = step(*args)
+    t1 = time.perf_counter()
+    jax.block_until_ready(out)
+    t2 = time.perf_counter()
+    next_args = carry(args, out) if carry is not None else args
+    return out, next_args, t1 - t0, t2 - t0
+
+
+@dataclasses.dataclass
+class Lane:
+    """One contender's state during timing."""
+
+    step: Callable[..., Any]
+    args: tuple[Any, ...]
+    carry: Carry | None
+    samples_s: list[float] = dataclasses.field(default_factory=list)
+    dispatch_s: list[float] = dataclasses.field(default_factory=list)
+    warmup_calls: int = 0
+    steady: bool = False
+    recompiles: int = 0
+    estimate_s: float = 0.0
+    last_out: Any = None
+
+    def call(self) -> tuple[float, float]:
+        self.last_out, self.args, d, total = fenced_call(self.step, self.args, self.carry)
+        return d, total
+
+    def ci_ok(self, policy: TimingPolicy) -> bool:
+        if len(self.samples_s) < policy.min_samples:
+            return False
+        low, high = _stats.median_ci(self.samples_s)
+        return (high - low) <= policy.target_ci * float(np.median(self.samples_s))
+
+
+def _warm_up(lane: Lane, policy: TimingPolicy) -> None:
+    prev, t_start = None, time.perf_counter()
+    while True:
+        window = [lane.call()[1] for _ in range(policy.window)]
+        lane.warmup_calls += policy.window
+        median = lane.estimate_s = float(np.median(window))
+        if prev is not None and abs(median - prev) <= policy.steady_tol * prev:
+            lane.steady = True
+            return
+        prev = median
+        if time.perf_counter() - t_start > policy.warmup_budget_s:
+            return
+
+
+def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy) -> str:
+    """Warm up every lane, then sample all of them in shuffled rounds.
+
+    Returns the stop reason: ``"ci"``, ``"budget"`` or ``"max_samples"``.
+    Compiles seen while a lane runs are added to its ``recompiles``.
+    """
+    counter = _compile.compile_counter()
+    rng = random.Random(policy.seed)
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for lane in lanes:
+            before = counter.count
+            _warm_up(lane, policy)
+            lane.recompiles += counter.count - before
+        block = [max(1, min(1000, round(policy.block_s / max(lane.estimate_s, 1e-9)))) for lane in lanes]
+        order = list(range(len(lanes)))
+        deadline = time.perf_counter() + policy.budget_s * len(lanes)
+        rounds = 0
+        while True:
+            rounds += 1
+            rng.shuffle(order)
+            for i in order:
+                lane = lanes[i]
+                before = counter.count
+                for _ in range(block[i]):
+                    d, total = lane.call()
+                    lane.samples_s.append(total)
+                    lane.dispatch_s.append(d)
+                lane.recompiles += counter.count - before
+            if all(len(lane.samples_s) >= policy.max_samples for lane in lanes):
+                return "max_samples"
+            if rounds % 4 == 0 and all(lane.ci_ok(policy) for lane in lanes):
+                return "ci"
+            if time.perf_counter() > deadline and all(len(lane.samples_s) >= min(3, policy.min_samples) for lane in lanes):
+                return "budget"
+    finally:
+        if gc_was_enabled:
+            gc.enable()

@@ -1,0 +1,129 @@
+"""The measurement core: compile kept out of step time, every sample fenced
+on the whole output, recompiles caught, records complete."""
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import layers
+import nnbench
+from nnbench import _measure, _timing
+
+
+def _slow_second_leaf(x):
+    # Output pytree: a cheap leaf first, an expensive one second. Blocking on
+    # the first leaf alone would time almost nothing.
+    y = x
+    for _ in range(40):
+        y = jnp.tanh(y @ x)
+    return {"cheap": x[0, 0] + 1.0, "slow": y}
+
+
+@pytest.fixture(scope="module")
+def slow_step():
+    f = jax.jit(_slow_second_leaf)
+    x = jax.random.normal(jax.random.key(0), (192, 192)) / 14.0
+    return f, x
+
+
+def test_every_sample_blocks_on_whole_output(slow_step, fast_policy, monkeypatch):
+    f, x = slow_step
+    blocked = []
+    real = _timing.jax.block_until_ready
+
+    def spy(out):
+        blocked.append(out)
+        return real(out)
+
+    monkeypatch.setattr(_timing.jax, "block_until_ready", spy)
+    rec = nnbench.measure(f, x, policy=fast_policy)
+    n_calls = 1 + rec["time"]["warmup_calls"] + rec["time"]["n"] + 0
+    assert len(blocked) == n_calls
+    assert all(isinstance(o, dict) and set(o) == {"cheap", "slow"} for o in blocked)
+
+
+def test_step_time_is_device_time_not_dispatch(slow_step, fast_policy):
+    f, x = slow_step
+    f(x)["slow"].block_until_ready()
+    # A hand loop blocking on the whole output, and one timing dispatch only.
+    full, dispatch = [], []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        out = f(x)
+        t1 = time.perf_counter()
+        jax.block_until_ready(out)
+        full.append(time.perf_counter() - t0)
+        dispatch.append(t1 - t0)
+    rec = nnbench.measure(f, x, policy=fast_policy)
+    med = rec["time"]["median"]
+    # Side-by-side ratios, generous bounds: a noisy shared machine.
+    assert med > 5 * np.median(dispatch)
+    assert 0.3 < med / np.median(full) < 3.0
+
+
+def test_compile_time_not_in_step_time(fast_policy):
+    # Many distinct ops: compile takes far longer than one run.
+    def many_ops(x):
+        for i in range(300):
+            x = jnp.sin(x) * (1.0 + i * 1e-3) + jnp.cos(x)
+        return x
+
+    f = jax.jit(many_ops)
+    rec = nnbench.measure(f, jnp.ones((4,)), policy=fast_policy)
+    c, t = rec["compile"], rec["time"]
+    assert c["compile_s"] > 0 and c["trace_s"] > 0 and c["lower_s"] > 0
+    assert c["first_call_compiles"] == 0 and c["recompiles"] == 0
+    # The first call after compile is within the steady-state spread, far
+    # below compile time; no timed sample contains a compile.
+    assert t["first_call_s"] < c["compile_s"] / 5
+    assert max(t["samples_s"]) < c["compile_s"] / 5
+    assert t["first_call_s"] < 20 * t["q95"]
+
+
+def test_recompile_is_flagged(fast_policy):
+    f = jax.jit(lambda x: x * 2.0)
+    # A carry that grows the input changes its shape every call.
+    rec = nnbench.measure(f, jnp.ones((1,)), carry=lambda args, out: (jnp.ones((args[0].shape[0] + 1,)),), policy=fast_policy)
+    assert rec["compile"]["recompiles"] > 0
+
+
+def test_record_fields(fast_policy):
+    entry = layers.get("mlp")
+    built = layers.build(entry, "jax", "tiny", "train")
+    config = entry.config("tiny")
+    rec = nnbench.measure(
+        built.step, *built.args, carry=built.carry, model_flops=entry.flops(config, "train"), items_per_step=8, policy=fast_policy
+    )
+    assert rec["status"] == "ok"
+    assert rec["compile"]["jaxpr_eqns"] > 10 and rec["compile"]["hlo_ops"] > 10
+    assert rec["compile"]["hlo_op_histogram"]["dot"] >= 3
+    t = rec["time"]
+    assert t["ci_low"] <= t["median"] <= t["ci_high"] and t["cv"] >= 0 and len(t["samples_s"]) == t["n"]
+    assert rec["work"]["xla_flops"] > 0 and rec["work"]["model_flops"] == entry.flops(config, "train")
+    assert rec["work"]["mfu"] is None and rec["work"]["peak_flops_per_s"] is None  # CPU: unknown peak
+    assert rec["memory"]["compiled_argument_bytes"] > 0
+    assert rec["throughput"]["items_per_s"] == pytest.approx(8 / t["median"])
+
+
+def test_non_finite_output_is_invalid(fast_policy):
+    f = jax.jit(lambda x: jnp.log(x))
+    with pytest.raises(_measure.NonFiniteOutput):
+        nnbench.measure(f, -jnp.ones((3,)), policy=fast_policy)
+
+
+def test_interleaved_lanes_all_sampled(fast_policy):
+    fs = [jax.jit(lambda x, k=k: x * k) for k in range(3)]
+    prepared = [_measure.prepare(f, (jnp.ones((4,)),)) for f in fs]
+    _measure.reprime(prepared)
+    stop = _timing.run_rounds([p.lane for p in prepared], fast_policy)
+    assert stop in ("ci", "budget", "max_samples")
+    for p in prepared:
+        assert len(p.lane.samples_s) >= 3 and p.lane.recompiles == 0
+
+
+def test_not_jitted_is_refused():
+    with pytest.raises(TypeError, match="jitted"):
+        nnbench.measure(lambda x: x, 1.0)
