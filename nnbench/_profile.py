@@ -176,6 +176,35 @@ def profile_case(
     )
 
 
+def profile_records(
+    lanes: Sequence[tuple[dict[str, Any], Any]], profile_dir: str | os.PathLike, steps: int = DEFAULT_STEPS
+) -> None:
+    """Profile the timed steps of a group, after their timing (``run --profile``).
+
+    ``lanes``: ``(record, _timing.Lane)`` pairs; each ok record gets a
+    ``profile`` field with paths relative to the run file's folder (the
+    parent of ``profile_dir``), or ``profile_error`` when the capture failed.
+    """
+    root = Path(profile_dir)
+    for record, lane in lanes:
+        if record.get("status") != "ok":
+            continue
+        try:
+            prof = profile_step(
+                lane.step,
+                lane.args,
+                lane.carry,
+                root / case_slug(record["id"]),
+                root.parent,
+                steps=steps,
+                name=record["case"]["mode"],
+            )
+        except Exception as e:  # noqa: BLE001 - a failed capture must not lose the timing
+            record["profile_error"] = f"{type(e).__name__}: {e}"
+        else:
+            record["profile"] = prof
+
+
 # --- summary ---------------------------------------------------------------
 
 
@@ -481,12 +510,10 @@ def format_summary(profile: dict[str, Any], k: int = TOP_K, title: str = "") -> 
 
 
 def view_commands(logdir: str | os.PathLike, port: int = 8791) -> list[str]:
-    """The commands that open ``logdir`` in xprof or TensorBoard."""
+    """The commands that open ``logdir`` in the xprof server and in TensorBoard
+    (the latter needs ``tensorboard`` installed beside the profile plugin)."""
     d = str(logdir)
-    return [
-        f"xprof --logdir {d} --port {port}",
-        f"tensorboard --logdir {d} --port {port}   (needs tensorboard + tensorboard-plugin-profile)",
-    ]
+    return [f"xprof --logdir {d} --port {port}", f"tensorboard --logdir {d} --port {port}"]
 
 
 # --- diff ------------------------------------------------------------------
@@ -576,6 +603,28 @@ def _full_summary(run_path: str | os.PathLike, record: dict[str, Any]) -> dict[s
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return prof
+
+
+class ProfileFileError(ValueError):
+    """A profile summary is missing or unreadable (a bad-input error: exit 2)."""
+
+
+def load_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """A ``summary.json``: the file itself, a session folder holding it, or a
+    case log folder (its newest session)."""
+    p = Path(path)
+    if p.is_dir():
+        sessions = sorted((p / "plugins" / "profile").glob("*/" + SUMMARY_FILE))
+        p = p / SUMMARY_FILE if (p / SUMMARY_FILE).exists() else (sessions[-1] if sessions else p / SUMMARY_FILE)
+    try:
+        data = json.loads(p.read_text())
+    except OSError as e:
+        raise ProfileFileError(f"{path}: no profile summary ({e.strerror or e})") from None
+    except ValueError:
+        raise ProfileFileError(f"{path}: not a profile summary (invalid JSON)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("ops"), list):
+        raise ProfileFileError(f"{path}: not a profile summary (no 'ops' list)")
+    return data
 
 
 def diff_for_compare(

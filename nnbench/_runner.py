@@ -21,6 +21,7 @@ class RunOptions:
     policy: TimingPolicy = TimingPolicy()
     in_process: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
+    profile: bool = False  # profile each ok case into <run file>.profile/
 
 
 def run(
@@ -49,7 +50,8 @@ def run(
         task = progress.add_task("starting", total=len(cases))
         for group, members in groups.items():
             progress.update(task, description=f"{group} ({len(members)} styles)")
-            for record in _run_group(members, options):
+            profile_dir = str(out.with_suffix(".profile")) if options.profile else None
+            for record in _run_group(members, options, profile_dir):
                 data["records"].append(record)
                 if record["status"] != "ok":
                     progress.console.print(f"[red]{record['status']}[/red] {record['id']}: {record.get('error')}", highlight=False)
@@ -60,11 +62,11 @@ def run(
     return data
 
 
-def _run_group(members: Sequence[Case], options: RunOptions) -> list[dict[str, Any]]:
+def _run_group(members: Sequence[Case], options: RunOptions, profile_dir: str | None = None) -> list[dict[str, Any]]:
     if options.in_process:
-        return run_group(members, options.policy)
-    records = run_in_subprocess(members, options.policy, options.timeout_s)
+        return run_group(members, options.policy, profile_dir)
+    records = run_in_subprocess(members, options.policy, options.timeout_s, profile_dir)
     if len(members) > 1 and any(r.get("fault") in ("timeout", "signal", "exit") for r in records):
         # The worker died: rerun each case alone so only the culprit fails.
-        records = [run_in_subprocess([m], options.policy, options.timeout_s)[0] for m in members]
+        records = [run_in_subprocess([m], options.policy, options.timeout_s, profile_dir)[0] for m in members]
     return records

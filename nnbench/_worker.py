@@ -62,8 +62,12 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
         return out
 
 
-def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list[dict[str, Any]]:
-    """Measure ``cases`` in this process; never raises for a case's fault."""
+def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, profile_dir: str | None = None) -> list[dict[str, Any]]:
+    """Measure ``cases`` in this process; never raises for a case's fault.
+
+    With ``profile_dir``, each ok case is then profiled in a separate pass
+    (``_profile.profile_records``), after its timing.
+    """
     import layers
     from nnbench import _measure
 
@@ -72,7 +76,7 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
     ready: list[tuple[dict[str, Any], _measure.Prepared, Any]] = []
     t0 = time.perf_counter()
     parity = _group_parity(cases)
-    for case, record in zip(cases, records):
+    for case, record in zip(cases, records, strict=True):
         try:
             entry = layers.get(case.layer)
             config = entry.config(case.size)
@@ -115,13 +119,19 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
                     record["interleaved_with"] = len(ready)
                 except Exception as e:  # noqa: BLE001
                     _fail(record, e)
+    if profile_dir is not None and ready:
+        from nnbench._profile import profile_records
+
+        profile_records([(r, p.lane) for r, p, _ in ready], profile_dir)
     wall = time.perf_counter() - t0
     for record in records:
         record["group_wall_s"] = wall
     return records
 
 
-def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
+def run_in_subprocess(
+    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, profile_dir: str | None = None
+) -> list[dict[str, Any]]:
     """Run ``cases`` as one group in a fresh worker process.
 
     A worker that dies (signal, non-zero exit) or outlives ``timeout_s`` gives
@@ -130,7 +140,7 @@ def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: fl
     """
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path}
+        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "profile_dir": profile_dir}
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "nnbench._worker"],
@@ -177,7 +187,7 @@ def _main() -> int:
     request = json.loads(sys.stdin.read())
     layers.all_entries()  # import every style's library before the baseline
     baseline = peak_rss_bytes()
-    records = run_group([Case.from_dict(c) for c in request["cases"]], TimingPolicy(**request["policy"]))
+    records = run_group([Case.from_dict(c) for c in request["cases"]], TimingPolicy(**request["policy"]), request.get("profile_dir"))
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     tmp = request["out"] + ".tmp"

@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive(float), default=1.0, help="timing budget per case in seconds (default 1)")
     p.add_argument("--target-ci", type=_positive(float), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int), default=10, help="timed calls at least (default 10)")
+    p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
 
     p = sub.add_parser("report", help="render one or more run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run files or directories of them")
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (md/html); must not exist")
 
     sub.add_parser("env", help="print this machine's environment fingerprint")
+
+    p = sub.add_parser("profile", help="capture an XLA profile of one case; print its top ops and how to view it")
+    p.add_argument("case", metavar="CASE", help="a case id: layer/style/mode/size/dtype, e.g. mlp/jax/train/small/float32")
+    p.add_argument("--logdir", default="profiles", help="profile log folder (default: profiles/); each capture is a new session in it")
+    p.add_argument("--steps", type=_positive(int), default=5, help="steps captured after warm-up (default 5)")
+    p.add_argument("--top", type=_positive(int), default=15, help="ops shown (default 15)")
+
+    p = sub.add_parser("profile-diff", help="op-level diff of two profiles (summary.json files or their session folders)")
+    p.add_argument("base", metavar="BASE")
+    p.add_argument("cand", metavar="CANDIDATE")
     return parser
 
 
@@ -121,13 +132,18 @@ def cmd_run(args) -> int:
     err = Console(stderr=True)
     err.print(f"nnbench: {len(cases)} cases -> {out}", highlight=False)
     try:
-        data = _runner.run(cases, out, _runner.RunOptions(policy, args.in_process, args.timeout), argv=sys.argv, suite=args.suite, console=err)
+        options = _runner.RunOptions(policy, args.in_process, args.timeout, profile=args.profile)
+        data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err)
     except KeyboardInterrupt:
         err.print(f"nnbench: interrupted; finished cases are kept in {out}", highlight=False)
         return 130
     _report.print_run(data, console)
     written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
     console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
+    if args.profile:
+        from nnbench import _profile
+
+        console.print(f"profiles: {out.with_suffix('.profile')}\nview:     {_profile.view_commands(out.with_suffix('.profile'))[0]}", highlight=False, soft_wrap=True)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
 
@@ -177,7 +193,53 @@ def cmd_env(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "env": cmd_env}
+def _case_from_id(text: str):
+    """The one catalog case a case id names, else ``BadInput``."""
+    from nnbench import _cases
+
+    parts = text.strip("/").split("/")
+    if len(parts) != 5:
+        raise BadInput(f"case {text!r}: expected layer/style/mode/size/dtype, e.g. mlp/jax/train/small/float32")
+    try:
+        (case,) = _cases.select(None, *([p] for p in parts))
+    except (_cases.SelectionError, ValueError) as e:
+        raise BadInput(f"case {text!r}: {e}") from None
+    return case
+
+
+def cmd_profile(args) -> int:
+    from nnbench import _profile
+
+    case = _case_from_id(args.case)
+    logdir = Path(args.logdir)
+    try:
+        logdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"--logdir {args.logdir}: cannot create directory ({e.strerror or e})") from None
+    if not os.access(logdir, os.W_OK):
+        raise BadInput(f"--logdir {args.logdir}: not writable")
+    print(f"nnbench: profiling {case.id} ({args.steps} steps after warm-up) -> {logdir}", file=sys.stderr)
+    prof = _profile.profile_case(case, logdir, steps=args.steps)
+    summary = _profile.load_summary(prof["summary"])
+    print(_profile.format_summary(summary, k=args.top, title=f"top XLA ops by self time: {case.id}"))
+    print(f"profile:  {prof['session']}\nhlo:      {prof['hlo']}\njaxpr:    {prof['jaxpr']}")
+    xprof_cmd, tensorboard_cmd = _profile.view_commands(logdir)
+    print(f"view:     {xprof_cmd}\n          {tensorboard_cmd}   (TensorBoard needs tensorboard + tensorboard-plugin-profile)")
+    return EXIT_OK
+
+
+def cmd_profile_diff(args) -> int:
+    from nnbench import _profile
+
+    try:
+        base, cand = _profile.load_summary(args.base), _profile.load_summary(args.cand)
+    except _profile.ProfileFileError as e:
+        raise BadInput(str(e)) from None
+    print(_profile.format_diff(_profile.diff(base, cand)))
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
 
 
 def main(argv: list[str] | None = None) -> int:
