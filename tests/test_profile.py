@@ -25,10 +25,6 @@ from nnbench.cli import main
 XPROF = Path(sys.executable).with_name("xprof")
 
 
-def nnbench_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nnbench", *args], capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory):
     """The MLP train step (tiny), profiled in this process."""
@@ -200,14 +196,12 @@ def test_profile_command_and_errors(profiled, tmp_path, capsys):
         assert len(err) == 1 and err[0].startswith("nnbench: error:"), err
 
 
-def test_run_profile_links_captures_from_the_record(tmp_path):
+def test_run_profile_links_captures_from_the_record(tmp_path, capsys):
+    # The command in this process; the case runs (timing, then capture) in a worker process.
     out = tmp_path / "run.json"
-    proc = nnbench_cli(
-        "run", "--layer", "mlp", "--style", "jax", "--mode", "forward", "--size", "tiny",
-        "--budget", "0.05", "--target-ci", "0.5", "--min-samples", "5", "--profile", "--out", str(out),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert f"xprof --logdir {out.with_suffix('.profile')}" in proc.stdout
+    argv = ["run", "--layer", "mlp", "--style", "jax", "--mode", "forward", "--size", "tiny", "--profile"]
+    assert main([*argv, "--budget", "0.05", "--target-ci", "0.5", "--min-samples", "5", "--out", str(out)]) == 0
+    assert f"xprof --logdir {out.with_suffix('.profile')} --port" in capsys.readouterr().out
     (rec,) = _results.read_run(out)["records"]
     prof = rec["profile"]
     assert prof["session"].startswith("run.profile/mlp-jax-forward-tiny-float32/plugins/profile/")
