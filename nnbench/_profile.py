@@ -346,12 +346,20 @@ def _op_events(path: Path) -> tuple[list[tuple[str, float, float, float, dict[st
 
 
 def _overview(path: Path) -> dict[str, Any]:
-    """Step time and idle share from xprof's ``overview_page`` converter."""
-    from xprof.convert import raw_to_tool_data
+    """Step time and idle share from xprof's ``overview_page`` converter.
 
-    with _quiet_stderr():
-        raw, _ = raw_to_tool_data.xspace_to_tool_data([str(path)], "overview_page", {})
-    tables = json.loads(raw)
+    A converter that fails leaves the figures ``None`` and says why in
+    ``error``: the per-op summary does not depend on it.
+    """
+    try:
+        from xprof.convert import raw_to_tool_data
+
+        with _quiet_stderr():
+            raw, _ = raw_to_tool_data.xspace_to_tool_data([str(path)], "overview_page", {})
+        tables = json.loads(raw)
+        error = None
+    except Exception as e:  # noqa: BLE001 - e.g. xprof missing or a format it cannot read
+        tables, error = [], f"{type(e).__name__}: {e}"
 
     def num(table: int, key: str) -> float | None:
         try:
@@ -367,6 +375,7 @@ def _overview(path: Path) -> dict[str, Any]:
         "device_idle_pct": num(0, "device_idle_time_percent"),
         "host_idle_pct": num(0, "host_idle_time_percent"),
         "hardware_type": tables[1].get("p", {}).get("hardware_type") if len(tables) > 1 else None,
+        "error": error,
     }
 
 
@@ -381,6 +390,10 @@ def summarize(xplane: str | os.PathLike, hlo_text: str | None = None) -> dict[st
     and share; ``overview`` holds xprof's step time and idle figures plus
     ``op_busy_share``: the fraction of the captured steps' wall time in
     which at least one XLA op ran (measured from the events).
+
+    Self times add up over threads and devices: an op that runs on 4
+    devices counts 4 occurrences per step, and the op time per step can
+    exceed the step's wall time when ops run in parallel.
     """
     path = Path(xplane)
     events, windows = _op_events(path)
