@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import os
 import re
+import statistics
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,8 @@ _COLLECTIVES = (
 _MATMUL = ("dot", "convolution")
 
 # "  [ROOT] %name = <shape> opcode(...)..., calls=%comp" and "[ENTRY] %comp (...) -> ... {"
-_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*.*?\s([a-z][a-z0-9\-]*)\((.*)$")
+_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*?)\s([a-z][a-z0-9\-]*)\((.*)$")
+_LAYOUT = re.compile(r"\{[^{}]*\}")
 _COMP = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
 _CALLS = re.compile(r"(?:calls|to_apply|body|condition)=%?([\w.\-]+)")
 
@@ -221,13 +224,15 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def hlo_categories(hlo_text: str) -> dict[str, str]:
-    """Instruction name → category, from an HLO module's text.
+def hlo_op_info(hlo_text: str) -> dict[str, tuple[str, str]]:
+    """Instruction name → ``(category, result shape)``, from an HLO module's text.
 
     A fusion (or call) whose called computations hold a ``dot`` or
-    ``convolution`` is ``matmul/conv``; other fusions are ``fusion``.
+    ``convolution`` is ``matmul/conv``; other fusions are ``fusion``. The
+    shape is printed without layouts, e.g. ``f32[64,512]``.
     """
     opcode: dict[str, str] = {}
+    shape: dict[str, str] = {}
     calls: dict[str, list[str]] = {}
     comp_ops: dict[str, list[str]] = collections.defaultdict(list)
     current = ""
@@ -239,8 +244,8 @@ def hlo_categories(hlo_text: str) -> dict[str, str]:
         m = _INSTR.match(line)
         if not m:
             continue
-        name, op, rest = m.groups()
-        opcode[name] = op
+        name, result, op, rest = m.groups()
+        opcode[name], shape[name] = op, _LAYOUT.sub("", result).strip()
         calls[name] = _CALLS.findall(rest)
         comp_ops[current].append(name)
 
@@ -250,7 +255,15 @@ def hlo_categories(hlo_text: str) -> dict[str, str]:
         seen.add(comp)
         return any(opcode[i] in _MATMUL or any(has_matmul(c, seen) for c in calls[i]) for i in comp_ops.get(comp, ()))
 
-    return {name: _category(op, any(has_matmul(c, set()) for c in calls[name])) for name, op in opcode.items()}
+    return {
+        name: (_category(op, any(has_matmul(c, set()) for c in calls[name])), shape[name])
+        for name, op in opcode.items()
+    }
+
+
+def hlo_categories(hlo_text: str) -> dict[str, str]:
+    """Instruction name → category (see ``hlo_op_info``)."""
+    return {name: cat for name, (cat, _) in hlo_op_info(hlo_text).items()}
 
 
 def _category(opcode: str, calls_matmul: bool = False) -> str:
@@ -384,7 +397,9 @@ def summarize(xplane: str | os.PathLike, hlo_text: str | None = None) -> dict[st
 
     Returns ``{"steps", "ops", "categories", "overview"}``: ``ops`` is every
     XLA op sorted by self time (``op``, ``module``, ``category``,
-    ``occurrences``, ``self_s_per_step``, ``share`` of all op self time,
+    ``shape`` (from the HLO), ``occurrences``, ``self_s_per_step`` (mean
+    over the captured steps), ``self_s_median`` (median over them: robust
+    to a preempted step), ``share`` of all op self time,
     ``flops``/``bytes_accessed`` per step where the profile reports them,
     else ``None``); ``categories`` maps each category to its seconds per step
     and share; ``overview`` holds xprof's step time and idle figures plus
@@ -398,24 +413,29 @@ def summarize(xplane: str | os.PathLike, hlo_text: str | None = None) -> dict[st
     path = Path(xplane)
     events, windows = _op_events(path)
     steps = max(len(windows), 1)
-    cats = hlo_categories(hlo_text) if hlo_text else {}
+    info = hlo_op_info(hlo_text) if hlo_text else {}
+    windows = sorted(windows)
     agg: dict[tuple[str, str], dict[str, Any]] = {}
-    for op, _, _, self_ns, stats in events:
+    for op, start, _, self_ns, stats in events:
         module = str(stats.get("hlo_module", ""))
+        step = next((i for i, (s, e) in enumerate(windows) if s <= start < e), 0)
         row = agg.setdefault(
             (module, op),
             {
                 "op": op,
                 "module": module,
-                "category": cats.get(op) or _guess_category(op),
+                "category": info[op][0] if op in info else _guess_category(op),
+                "shape": info[op][1] if op in info else None,
                 "occurrences": 0,
                 "self_ns": 0.0,
+                "per_step_ns": [0.0] * steps,
                 "flops": None,
                 "bytes_accessed": None,
             },
         )
         row["occurrences"] += 1
         row["self_ns"] += self_ns
+        row["per_step_ns"][step] += self_ns
         for key in ("flops", "bytes_accessed"):
             if key in stats:
                 row[key] = (row[key] or 0.0) + float(stats[key])
@@ -427,8 +447,10 @@ def summarize(xplane: str | os.PathLike, hlo_text: str | None = None) -> dict[st
                 "op": r["op"],
                 "module": r["module"],
                 "category": r["category"],
+                "shape": r["shape"],
                 "occurrences": r["occurrences"],
                 "self_s_per_step": r["self_ns"] / steps * 1e-9,
+                "self_s_median": float(statistics.median(r["per_step_ns"])) * 1e-9,
                 "share": r["self_ns"] / total_ns if total_ns else 0.0,
                 "flops": r["flops"] / steps if r["flops"] is not None else None,
                 "bytes_accessed": r["bytes_accessed"] / steps if r["bytes_accessed"] is not None else None,
@@ -446,7 +468,8 @@ def summarize(xplane: str | os.PathLike, hlo_text: str | None = None) -> dict[st
     overview["op_busy_share"] = busy / window_ns if window_ns else None
     overview["captured_steps"] = len(windows)
     overview["op_time_s_per_step"] = total_ns / steps * 1e-9
-    return {"steps": len(windows), "ops": ops, "categories": categories, "overview": overview}
+    digest = hashlib.sha256(hlo_text.encode()).hexdigest() if hlo_text else None
+    return {"steps": len(windows), "hlo_sha256": digest, "ops": ops, "categories": categories, "overview": overview}
 
 
 # --- text ------------------------------------------------------------------
@@ -532,33 +555,55 @@ def view_commands(logdir: str | os.PathLike, port: int = 8791) -> list[str]:
 # --- diff ------------------------------------------------------------------
 
 
+def _op_time(o: dict[str, Any]) -> float:
+    """An op's self time per step: the median over steps where recorded."""
+    return o.get("self_s_median", o["self_s_per_step"])
+
+
+def _kind(op: str) -> str:
+    """An op's name without XLA's numeric suffix (``ynn_fusion.5`` → ``ynn_fusion``)."""
+    return re.sub(r"\.\d+$", "", op)
+
+
+def _moved(ta: float, tb: float, rel: float, abs_s: float) -> bool:
+    return abs(tb - ta) > abs_s and (ta <= 0 or abs(tb - ta) / ta > rel)
+
+
 def diff(
     base: dict[str, Any], cand: dict[str, Any], rel_threshold: float = 0.10, abs_threshold_s: float = 1e-6
 ) -> dict[str, Any]:
     """Op-level difference of two summaries (``summarize`` results, or the
     ``profile`` record fields, which hold only the top ops).
 
-    Ops are matched by ``(module, op name)``. An op is ``slower``/``faster``
-    when its self time per step moved by more than ``rel_threshold`` and
-    ``abs_threshold_s``; ``appeared``/``disappeared`` ops exist on one side
-    only. Categories and the total op time per step are compared too.
+    Ops are matched by ``(module, op name, result shape)``: an op whose
+    shape changed is a different computation, so it is listed as
+    disappeared and appeared. An op is ``slower``/``faster`` when its
+    median self time per step moved by more than ``rel_threshold`` and
+    ``abs_threshold_s``. XLA numbers ops in the order it creates them, so
+    when the two programs differ (``same_program`` false) a name can denote
+    different work on each side: ``kinds`` (names without their number) and
+    ``categories`` are compared too, and do not depend on numbering.
     """
 
-    def index(s: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-        return {(o["module"], o["op"]): o for o in (s.get("ops") or s.get("top_ops") or [])}
+    def ops_of(s: dict[str, Any]) -> list[dict[str, Any]]:
+        return s.get("ops") or s.get("top_ops") or []
+
+    def index(s: dict[str, Any]) -> dict[tuple[str, str, str | None], dict[str, Any]]:
+        return {(o["module"], o["op"], o.get("shape")): o for o in ops_of(s)}
+
+    def row(o: dict[str, Any], **times: float) -> dict[str, Any]:
+        return {"op": o["op"], "shape": o.get("shape"), "category": o["category"], **times}
 
     a, b = index(base), index(cand)
-    changed: dict[str, list[dict[str, Any]]] = {"slower": [], "faster": []}
+    slower, faster = [], []
     for key in a.keys() & b.keys():
-        ta, tb = a[key]["self_s_per_step"], b[key]["self_s_per_step"]
-        if abs(tb - ta) > abs_threshold_s and ta > 0 and abs(tb - ta) / ta > rel_threshold:
-            changed["slower" if tb > ta else "faster"].append(
-                {"op": key[1], "category": b[key]["category"], "base_s": ta, "cand_s": tb, "ratio": tb / ta}
-            )
-    appeared = [
-        {"op": k[1], "category": b[k]["category"], "cand_s": b[k]["self_s_per_step"]} for k in b.keys() - a.keys()
-    ]
-    gone = [{"op": k[1], "category": a[k]["category"], "base_s": a[k]["self_s_per_step"]} for k in a.keys() - b.keys()]
+        ta, tb = _op_time(a[key]), _op_time(b[key])
+        if ta > 0 and _moved(ta, tb, rel_threshold, abs_threshold_s):
+            (slower if tb > ta else faster).append(row(b[key], base_s=ta, cand_s=tb, ratio=tb / ta))
+    kinds: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
+    for side, s in enumerate((base, cand)):
+        for o in ops_of(s):
+            kinds[_kind(o["op"])][side] += _op_time(o)
     cats = {
         c: (
             base.get("categories", {}).get(c, {}).get("self_s_per_step", 0.0),
@@ -566,11 +611,20 @@ def diff(
         )
         for c in CATEGORIES
     }
+    ha, hb = base.get("hlo_sha256"), cand.get("hlo_sha256")
     return {
-        "slower": sorted(changed["slower"], key=lambda d: d["base_s"] - d["cand_s"]),
-        "faster": sorted(changed["faster"], key=lambda d: d["cand_s"] - d["base_s"]),
-        "appeared": sorted(appeared, key=lambda d: -d["cand_s"]),
-        "disappeared": sorted(gone, key=lambda d: -d["base_s"]),
+        "same_program": None if ha is None or hb is None else ha == hb,
+        "slower": sorted(slower, key=lambda d: d["base_s"] - d["cand_s"]),
+        "faster": sorted(faster, key=lambda d: d["cand_s"] - d["base_s"]),
+        "appeared": sorted((row(b[k], cand_s=_op_time(b[k])) for k in b.keys() - a.keys()), key=lambda d: -d["cand_s"]),
+        "disappeared": sorted(
+            (row(a[k], base_s=_op_time(a[k])) for k in a.keys() - b.keys()), key=lambda d: -d["base_s"]
+        ),
+        "kinds": {
+            k: tuple(v)
+            for k, v in sorted(kinds.items(), key=lambda kv: -abs(kv[1][1] - kv[1][0]))
+            if _moved(v[0], v[1], rel_threshold, abs_threshold_s)
+        },
         "categories": cats,
         "op_time_s_per_step": (
             base.get("overview", {}).get("op_time_s_per_step"),
@@ -579,29 +633,48 @@ def diff(
     }
 
 
+def _ratio(x: float | None, y: float | None) -> str:
+    return f"×{y / x:.2f}" if x and y is not None else "new"
+
+
 def format_diff(d: dict[str, Any], k: int = 10) -> str:
     """A printable block for a ``diff`` result."""
     ta, tb = d["op_time_s_per_step"]
-    out = [f"XLA op time per step: {_fmt_s(ta)} -> {_fmt_s(tb)}" + (f" (×{tb / ta:.2f})" if ta and tb else "")]
-    cat_rows = [
-        [c, _fmt_s(x), _fmt_s(y), f"×{y / x:.2f}" if x else "new"] for c, (x, y) in d["categories"].items() if x or y
-    ]
+    out = [f"XLA op time per step (mean): {_fmt_s(ta)} -> {_fmt_s(tb)}" + (f" ({_ratio(ta, tb)})" if ta and tb else "")]
+    if d.get("same_program") is False:
+        out.append(
+            "note: the optimized HLO differs, so a same-named op may be different work; trust categories and kinds first"
+        )
+    cat_rows = [[c, _fmt_s(x), _fmt_s(y), _ratio(x, y)] for c, (x, y) in d["categories"].items() if x or y]
     out += _table(["category", "base/step", "cand/step", "ratio"], cat_rows, "<>>>")
+    if d.get("kinds"):
+        out.append(f"op kinds that moved ({len(d['kinds'])}), median self time per step:")
+        rows = [[kind, _fmt_s(x), _fmt_s(y), _ratio(x, y)] for kind, (x, y) in list(d["kinds"].items())[:k]]
+        out += ["  " + r for r in _table(["kind", "base/step", "cand/step", "ratio"], rows, "<>>>")]
     for kind in ("slower", "faster"):
         if d[kind]:
-            out.append(f"ops {kind} ({len(d[kind])}):")
+            out.append(f"ops {kind} ({len(d[kind])}), median self time per step:")
             rows = [
-                [x["op"], x["category"], _fmt_s(x["base_s"]), _fmt_s(x["cand_s"]), f"×{x['ratio']:.2f}"]
+                [
+                    x["op"],
+                    x["shape"] or "",
+                    x["category"],
+                    _fmt_s(x["base_s"]),
+                    _fmt_s(x["cand_s"]),
+                    f"×{x['ratio']:.2f}",
+                ]
                 for x in d[kind][:k]
             ]
-            out += ["  " + r for r in _table(["op", "category", "base/step", "cand/step", "ratio"], rows, "<<>>>")]
+            out += [
+                "  " + r for r in _table(["op", "shape", "category", "base/step", "cand/step", "ratio"], rows, "<<<>>>")
+            ]
     for kind, key in (("appeared", "cand_s"), ("disappeared", "base_s")):
         if d[kind]:
-            out.append(
-                f"ops {kind} ({len(d[kind])}): "
-                + ", ".join(f"{x['op']} [{x['category']}] {_fmt_s(x[key])}" for x in d[kind][:k])
-                + (" …" if len(d[kind]) > k else "")
-            )
+            out.append(f"ops {kind} ({len(d[kind])}):")
+            rows = [[x["op"], x["shape"] or "", x["category"], _fmt_s(x[key])] for x in d[kind][:k]]
+            out += ["  " + r for r in _table(["op", "shape", "category", "self/step"], rows, "<<<>")]
+            if len(d[kind]) > k:
+                out.append(f"  … {len(d[kind]) - k} more")
     if not any(d[kind] for kind in ("slower", "faster", "appeared", "disappeared")):
         out.append("no op moved past the thresholds")
     return "\n".join(out)

@@ -44,6 +44,9 @@ def test_capture_writes_trace_programs_and_summary(profiled):
     assert summary["steps"] == 3 and summary["overview"]["captured_steps"] == 3
     ops = summary["ops"]
     assert ops and all(o["module"] == "jit_train_step" for o in ops)
+    # Every profiled op is found in the saved HLO (its shape comes from there).
+    assert all(o["shape"] and o["self_s_median"] >= 0 for o in ops), [o["op"] for o in ops if not o["shape"]]
+    assert summary["hlo_sha256"] and len(summary["hlo_sha256"]) == 64
     # A train step runs each of its ops once per step.
     assert all(o["occurrences"] % 3 == 0 for o in ops)
     assert sum(o["share"] for o in ops) == pytest.approx(1.0)
@@ -101,6 +104,7 @@ ENTRY %main (x: f32[2,2]) -> f32[2,2] {
     cats = _profile.hlo_categories(text)
     assert cats["ynn_fusion"] == "matmul/conv" and cats["add_fusion"] == "fusion"
     assert cats["copy.1"] == "copy" and cats["all-reduce.2"] == "collective" and cats["t"] == "other"
+    assert _profile.hlo_op_info(text)["copy.1"] == ("copy", "f32[2,2]")
 
 
 def test_self_time_excludes_nested_ops():
@@ -110,14 +114,16 @@ def test_self_time_excludes_nested_ops():
     assert _profile._union_ns([(0, 10), (5, 20), (30, 40)]) == 30
 
 
-def _summary(ops: dict[str, float]) -> dict:
+def _summary(ops: dict[str, float], shapes: dict[str, str] | None = None) -> dict:
     rows = [
         {
             "op": k,
             "module": "m",
             "category": "fusion",
+            "shape": (shapes or {}).get(k, "f32[8]"),
             "occurrences": 1,
-            "self_s_per_step": v,
+            "self_s_per_step": 9.0,  # the mean; the diff reads the median
+            "self_s_median": v,
             "share": 0,
             "flops": None,
             "bytes_accessed": None,
@@ -132,15 +138,19 @@ def _summary(ops: dict[str, float]) -> dict:
 
 
 def test_diff_finds_slower_faster_appeared_disappeared():
-    base = _summary({"a": 1e-3, "b": 1e-3, "same": 1e-3, "gone": 5e-4})
-    cand = _summary({"a": 2e-3, "b": 5e-4, "same": 1.02e-3, "new": 7e-4})
+    base = _summary({"a.1": 1e-3, "b": 1e-3, "same": 1e-3, "gone": 5e-4, "w": 1e-3}, {"w": "f32[64,512]"})
+    cand = _summary({"a.1": 2e-3, "b": 5e-4, "same": 1.02e-3, "new": 7e-4, "w": 1e-3}, {"w": "f32[64,1024]"})
     d = _profile.diff(base, cand)
-    assert [x["op"] for x in d["slower"]] == ["a"] and d["slower"][0]["ratio"] == pytest.approx(2.0)
+    assert [x["op"] for x in d["slower"]] == ["a.1"] and d["slower"][0]["ratio"] == pytest.approx(2.0)
     assert [x["op"] for x in d["faster"]] == ["b"]
-    assert [x["op"] for x in d["appeared"]] == ["new"] and [x["op"] for x in d["disappeared"]] == ["gone"]
+    # An op whose shape changed is another computation: gone on one side, new on the other.
+    assert [x["op"] for x in d["appeared"]] == ["w", "new"] and [x["op"] for x in d["disappeared"]] == ["w", "gone"]
+    assert d["kinds"]["a"] == (1e-3, 2e-3) and "same" not in d["kinds"] and "w" not in d["kinds"]
     text = _profile.format_diff(d)
-    assert "ops slower (1)" in text and "ops appeared (1): new" in text and "ops disappeared (1): gone" in text
-    assert "same" not in text
+    assert "ops slower (1)" in text and "ops appeared (2)" in text and "ops disappeared (2)" in text
+    assert "f32[64,1024]" in text and "same" not in text and "HLO differs" not in text
+    base["hlo_sha256"], cand["hlo_sha256"] = "x", "y"
+    assert "note: the optimized HLO differs" in _profile.format_diff(_profile.diff(base, cand))
 
 
 def test_diff_for_compare_reads_summaries_beside_the_run(profiled, tmp_path):
