@@ -579,7 +579,9 @@ def diff(
     shape changed is a different computation, so it is listed as
     disappeared and appeared. An op is ``slower``/``faster`` when its
     median self time per step moved by more than ``rel_threshold`` and
-    ``abs_threshold_s``. XLA numbers ops in the order it creates them, so
+    ``abs_threshold_s``; categories, kinds and the total add up these
+    medians too (a record's ``profile`` field holds the top ops only, so
+    its totals are partial). XLA numbers ops in the order it creates them, so
     when the two programs differ (``same_program`` false) a name can denote
     different work on each side: ``kinds`` (names without their number) and
     ``categories`` are compared too, and do not depend on numbering.
@@ -601,16 +603,11 @@ def diff(
         if ta > 0 and _moved(ta, tb, rel_threshold, abs_threshold_s):
             (slower if tb > ta else faster).append(row(b[key], base_s=ta, cand_s=tb, ratio=tb / ta))
     kinds: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0])
+    cats = {c: [0.0, 0.0] for c in CATEGORIES}
     for side, s in enumerate((base, cand)):
         for o in ops_of(s):
             kinds[_kind(o["op"])][side] += _op_time(o)
-    cats = {
-        c: (
-            base.get("categories", {}).get(c, {}).get("self_s_per_step", 0.0),
-            cand.get("categories", {}).get(c, {}).get("self_s_per_step", 0.0),
-        )
-        for c in CATEGORIES
-    }
+            cats[o["category"]][side] += _op_time(o)
     ha, hb = base.get("hlo_sha256"), cand.get("hlo_sha256")
     return {
         "same_program": None if ha is None or hb is None else ha == hb,
@@ -625,11 +622,8 @@ def diff(
             for k, v in sorted(kinds.items(), key=lambda kv: -abs(kv[1][1] - kv[1][0]))
             if _moved(v[0], v[1], rel_threshold, abs_threshold_s)
         },
-        "categories": cats,
-        "op_time_s_per_step": (
-            base.get("overview", {}).get("op_time_s_per_step"),
-            cand.get("overview", {}).get("op_time_s_per_step"),
-        ),
+        "categories": {c: tuple(v) for c, v in cats.items()},
+        "op_time_s_per_step": (sum(v[0] for v in cats.values()), sum(v[1] for v in cats.values())),
     }
 
 
@@ -640,7 +634,10 @@ def _ratio(x: float | None, y: float | None) -> str:
 def format_diff(d: dict[str, Any], k: int = 10) -> str:
     """A printable block for a ``diff`` result."""
     ta, tb = d["op_time_s_per_step"]
-    out = [f"XLA op time per step (mean): {_fmt_s(ta)} -> {_fmt_s(tb)}" + (f" ({_ratio(ta, tb)})" if ta and tb else "")]
+    out = [
+        f"XLA op time per step (sum of per-op medians): {_fmt_s(ta)} -> {_fmt_s(tb)}"
+        + (f" ({_ratio(ta, tb)})" if ta and tb else "")
+    ]
     if d.get("same_program") is False:
         out.append(
             "note: the optimized HLO differs, so a same-named op may be different work; trust categories and kinds first"
