@@ -508,15 +508,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> 
 
 def format_summary(profile: dict[str, Any], k: int = TOP_K, title: str = "") -> str:
     """A printable top-ops table, the categories and the overview figures of a
-    ``profile`` record field (or a ``summarize`` result)."""
+    ``profile`` record field (or a ``summarize`` result). Ops are ranked by
+    mean self time per step, which their share is of; the median beside it
+    shows whether a few slow (e.g. preempted) steps inflate the mean."""
     ops = (profile.get("top_ops") or profile.get("ops") or [])[:k]
     rows = [
         [
             str(i + 1),
             o["op"],
+            o.get("shape") or "",
             o["category"],
             str(o["occurrences"]),
             _fmt_s(o["self_s_per_step"]),
+            _fmt_s(o.get("self_s_median")),
             f"{o['share'] * 100:.1f} %",
             _fmt_n(o["flops"]),
             _fmt_n(o["bytes_accessed"]),
@@ -524,9 +528,8 @@ def format_summary(profile: dict[str, Any], k: int = TOP_K, title: str = "") -> 
         for i, o in enumerate(ops)
     ]
     out = [title] if title else []
-    out += _table(
-        ["#", "op", "category", "count", "self/step", "share", "flops/step", "bytes/step"], rows, ">" + "<<" + ">" * 5
-    )
+    header = ["#", "op", "shape", "category", "count", "mean/step", "median/step", "share", "flops/step", "bytes/step"]
+    out += _table(header, rows, ">" + "<<<" + ">" * 6)
     cats = profile.get("categories", {})
     out.append(
         "categories: "
