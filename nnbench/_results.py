@@ -24,7 +24,7 @@ class RunFileError(ValueError):
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def new_run(env: dict[str, Any], argv: list[str] | None = None, suite: str | None = None) -> dict[str, Any]:
