@@ -24,6 +24,7 @@ from nnbench._cases import Case
 from nnbench._timing import TimingPolicy, run_rounds
 
 DEFAULT_TIMEOUT_S = 600.0
+STARTUP_TIMEOUT_S = 300.0  # importing JAX and the layer library, before any case's clock starts
 
 
 def base_record(case: Case) -> dict[str, Any]:
@@ -159,22 +160,31 @@ def run_in_subprocess(
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
         request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "memory_limit": memory_limit}
+        request_path = os.path.join(tmp, "request.json")
+        with open(request_path, "w") as f:
+            json.dump(request, f)
         limit = timeout_s * len(cases)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nnbench._worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "nnbench._worker", request_path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
         try:
-            _, stderr = proc.communicate(json.dumps(request), timeout=limit)
+            # The per-case clock starts once the worker has imported JAX.
+            phase = "start" if _wait_ready(proc, STARTUP_TIMEOUT_S) is None else "run"
+            _, stderr = proc.communicate(timeout=limit if phase == "run" else 0.01)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            return _faulted(cases, f"timeout: no result after {limit:g} s ({timeout_s:g} s per case)", "timeout", time.perf_counter() - t0)
+            if phase == "start":
+                msg = f"timeout: the worker did not start within {STARTUP_TIMEOUT_S:g} s"
+            else:
+                msg = f"timeout: no result after {limit:g} s ({timeout_s:g} s per case)"
+            return _faulted(cases, msg, "timeout", time.perf_counter() - t0)
         except BaseException:
             _kill_group(proc)
             proc.wait()
@@ -195,6 +205,26 @@ def run_in_subprocess(
         if oom_seen and memory_limit is not None:
             msg, fault = f"out of memory under --memory-limit {memory_limit} bytes ({msg})", "oom"
         return _faulted(cases, f"{msg}: {tail}" if tail else msg, fault, time.perf_counter() - t0, **extra)
+
+
+def _wait_ready(proc: subprocess.Popen, timeout_s: float) -> bool | None:
+    """Wait for the worker's ``ready`` line: True; False if it exited first;
+    None if ``timeout_s`` passed."""
+    import select
+
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout_s
+    seen = b""
+    while b"\n" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 256)
+            if not chunk:
+                return False
+            seen += chunk
+    return True
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -218,7 +248,8 @@ def _main() -> int:
     from nnbench._measure import peak_rss_bytes
 
     _die_with_parent()
-    request = json.loads(sys.stdin.read())
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
     cases = [Case.from_dict(c) for c in request["cases"]]
     if any(c.source is None for c in cases):
         layers.all_entries()  # import every style's library before the baseline
@@ -228,6 +259,7 @@ def _main() -> int:
     baseline = peak_rss_bytes()
     if request.get("memory_limit"):
         _limit_address_space(int(request["memory_limit"]))
+    print("ready", flush=True)
     records = run_group(cases, TimingPolicy(**request["policy"]))
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
