@@ -116,6 +116,10 @@ def validate(data: Any, where: str = "run") -> None:
             raise RunFileError(f"{where}: record {i} is missing 'case' or 'status'")
         if not isinstance(rec.get("id"), str):
             raise RunFileError(f"{where}: record {i} has no 'id'")
+        if rec["status"] == "ok":
+            t = rec.get("time")
+            if not isinstance(t, dict) or not isinstance(t.get("median"), (int, float, type(None))) or isinstance(t.get("median"), bool):
+                raise RunFileError(f"{where}: record {i} is 'ok' but has no timing")
 
 
 def run_files(path: str | os.PathLike) -> list[Path]:

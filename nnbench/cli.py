@@ -203,7 +203,7 @@ def cmd_run(args) -> int:
             lock.close()
     _report.print_run(data, console)
     written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
-    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
+    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False, markup=False)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
 
@@ -236,6 +236,12 @@ def cmd_report(args) -> int:
                 runs.append((f.name, _results.read_run(f)))
     except _results.RunFileError as e:
         raise BadInput(str(e)) from None
+    for name, run in runs:  # render-check before anything is written
+        try:
+            _report.side_by_side(run["records"])
+            _report.detail_rows(run["records"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BadInput(f"{name}: a record lacks what a report needs ({type(e).__name__}: {e})") from None
     if args.out and Path(args.out).exists():
         raise BadInput(f"--out {args.out}: already exists; refusing to overwrite it")
     if args.out and not Path(args.out).parent.is_dir():
@@ -243,7 +249,7 @@ def cmd_report(args) -> int:
     if args.format == "text":
         console = Console(file=open(args.out, "x") if args.out else None)  # noqa: SIM115
         for name, run in runs:
-            console.print(f"[bold]{name}[/bold]")
+            console.print(name, style="bold", markup=False, highlight=False)
             _report.print_run(run, console)
         return EXIT_OK
     if args.format == "md":

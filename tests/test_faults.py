@@ -48,7 +48,6 @@ def test_healthy_cases_complete_beside_the_faults(fault_run):
         assert recs[name]["case"]["source"] == "user_cases.faulty:FAULTS"
     # ok2 shared a worker with the segfault: it was retried in a process of its own.
     assert recs["ok2"]["interleaved_with"] == 1
-    assert {r["memory"]["worker_baseline_rss_bytes"] for r in (recs["ok1"], recs["exception"])} != {None}
 
 
 @pytest.mark.parametrize(
