@@ -159,7 +159,7 @@ def run_in_subprocess(
     """
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "memory_limit": memory_limit}
+        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "memory_limit": memory_limit, "parent": os.getpid()}
         request_path = os.path.join(tmp, "request.json")
         with open(request_path, "w") as f:
             json.dump(request, f)
@@ -250,6 +250,8 @@ def _main() -> int:
     _die_with_parent()
     with open(sys.argv[1]) as f:
         request = json.load(f)
+    if os.getppid() != request.get("parent", os.getppid()):
+        return 1  # the runner died before the death signal was set
     cases = [Case.from_dict(c) for c in request["cases"]]
     if any(c.source is None for c in cases):
         layers.all_entries()  # import every style's library before the baseline
@@ -279,8 +281,6 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the runner died before the request was set
-        os._exit(1)
 
 
 def _limit_address_space(extra_bytes: int) -> None:

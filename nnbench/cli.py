@@ -185,18 +185,18 @@ def cmd_run(args) -> int:
     if resume is not None:
         lock = _lock(out)
         cases = _runner.missing(cases, resume)
-        err.print(f"nnbench: resuming {out}: {len(resume['records'])} cases kept, {len(cases)} to run", markup=False)
+        err.print(f"nnbench: resuming {out}: {len(resume['records'])} cases kept, {len(cases)} to run", markup=False, soft_wrap=True)
     else:
         out = _resolve_out(args.out)
         lock = None
-        err.print(f"nnbench: {len(cases)} cases -> {out}", markup=False)
+        err.print(f"nnbench: {len(cases)} cases -> {out}", markup=False, soft_wrap=True)
     console = Console()
     request = {k: getattr(args, k) for k in _REQUEST}
     try:
         data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err, request=request, resume=resume)
     except KeyboardInterrupt:
         kept = len(_results.read_run(out)["records"])
-        err.print(f"nnbench: interrupted; {kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}", markup=False)
+        err.print(f"nnbench: interrupted; {kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}", markup=False, soft_wrap=True)
         return 130
     finally:
         if lock is not None:
@@ -247,10 +247,15 @@ def cmd_report(args) -> int:
     if args.out and not Path(args.out).parent.is_dir():
         raise BadInput(f"--out {args.out}: directory {Path(args.out).parent} does not exist")
     if args.format == "text":
-        console = Console(file=open(args.out, "x") if args.out else None)  # noqa: SIM115
-        for name, run in runs:
-            console.print(name, style="bold", markup=False, highlight=False)
-            _report.print_run(run, console)
+        target = open(args.out, "x") if args.out else None  # noqa: SIM115 - closed below
+        try:
+            console = Console(file=target)
+            for name, run in runs:
+                console.print(name, style="bold", markup=False, highlight=False)
+                _report.print_run(run, console)
+        finally:
+            if target is not None:
+                target.close()
         return EXIT_OK
     if args.format == "md":
         if args.out:

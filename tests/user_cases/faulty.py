@@ -56,7 +56,9 @@ FAULTS = [
 ]
 
 # Cheap healthy cases, grouped so one worker builds several.
-MANY = [ok(f"c{i:03d}", group=f"g{i // 4}") for i in range(int(os.environ.get("NNBENCH_TEST_CASES", "8")))]
+_N = int(os.environ.get("NNBENCH_TEST_CASES", "8"))
+_PER_GROUP = int(os.environ.get("NNBENCH_TEST_GROUP", "4"))
+MANY = [ok(f"c{i:03d}", group=f"g{i // _PER_GROUP:03d}") for i in range(_N)]
 
 
 def not_a_list():
