@@ -195,7 +195,10 @@ def cmd_run(args) -> int:
     try:
         data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err, request=request, resume=resume)
     except KeyboardInterrupt:
-        kept = len(_results.read_run(out)["records"])
+        try:
+            kept = len(_results.read_run(out)["records"])
+        except _results.RunFileError:
+            kept = 0
         err.print(f"nnbench: interrupted; {kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}", markup=False, soft_wrap=True)
         return 130
     finally:
@@ -290,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as e:
         print(f"nnbench: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nnbench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -128,3 +128,11 @@ def test_loading_never_executes_strings(tmp_path):
     path.write_text(json.dumps(run))
     df = nnbench.load(path)
     assert df["id"][0] == payload and not (tmp_path / "PWNED").exists()
+
+
+def test_claimed_run_file_is_readable_from_the_start(tmp_path):
+    """A run killed right after claiming its file still leaves a valid (empty) run."""
+    path = tmp_path / "run.json"
+    _results.create_exclusive(path)
+    assert _results.read_run(path)["records"] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
