@@ -289,8 +289,9 @@ def _limit_address_space(extra_bytes: int) -> None:
 
     with open("/proc/self/statm") as f:
         current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    cap = current + extra_bytes
-    resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    cap = current + extra_bytes if hard == resource.RLIM_INFINITY else min(current + extra_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 if __name__ == "__main__":
