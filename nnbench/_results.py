@@ -36,6 +36,7 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make results private to the runner
         with os.fdopen(fd, "w") as f:
             json.dump(_sanitize(data), f, indent=1, allow_nan=False, default=_json_default)
             f.flush()
@@ -84,6 +85,7 @@ def create_exclusive(path: Path, data: dict[str, Any] | None = None) -> None:
     except OSError as e:
         raise RunFileError(f"{path}: cannot create ({e.strerror})") from None
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w") as f:
             json.dump(_sanitize(data if data is not None else new_run({})), f, indent=1, allow_nan=False, default=_json_default)
             f.flush()

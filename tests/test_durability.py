@@ -136,3 +136,12 @@ def test_claimed_run_file_is_readable_from_the_start(tmp_path):
     _results.create_exclusive(path)
     assert _results.read_run(path)["records"] == []
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_run_files_are_world_readable(tmp_path):
+    """Atomic writes go through a private temp file; the result is not left private."""
+    path = tmp_path / "run.json"
+    _results.create_exclusive(path)
+    assert path.stat().st_mode & 0o777 == 0o644
+    _results.write_atomic(path, _results.new_run({}))
+    assert path.stat().st_mode & 0o777 == 0o644
