@@ -136,7 +136,9 @@ def load(source: str) -> list[UserCase]:
     for c in value:
         for label in (c.name, c.group, c.mode, c.size, c.dtype):
             if label is not None and not _NAME.match(str(label)):
-                raise UserCasesError(f"--cases {source!r}: bad case label {label!r} (letters, digits and _ . + = - only)")
+                raise UserCasesError(
+                    f"--cases {source!r}: bad case label {label!r} (letters, digits and _ . + = - only)"
+                )
         cid = c.case(source).id
         if cid in seen:
             raise UserCasesError(f"--cases {source!r}: duplicate case {cid!r}")
@@ -166,4 +168,6 @@ def built(case: Case) -> tuple[Any, Any, Any, UserCase]:
     if isinstance(out, Sequence) and len(out) in (2, 3):
         step, args, carry = (*out, None)[:3]
         return step, tuple(args), carry, uc
-    raise TypeError(f"{uc.name}: build() must return layers.Built, (step, args) or (step, args, carry); got {type(out).__name__}")
+    raise TypeError(
+        f"{uc.name}: build() must return layers.Built, (step, args) or (step, args, carry); got {type(out).__name__}"
+    )

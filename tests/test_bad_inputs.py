@@ -75,7 +75,10 @@ def test_load_api_raises_run_file_error(name):
 
 def test_real_process_gives_one_line_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "nnbench", *READERS["report-md"](CORPUS / "truncated.json", tmp_path)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "nnbench", *READERS["report-md"](CORPUS / "truncated.json", tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from nnbench import _results
 
 TESTS = Path(__file__).parent
@@ -25,7 +27,18 @@ def _env(**extra):
 
 def start(out, *args, **env):
     """The real CLI over ``user_cases.faulty:MANY`` (NNBENCH_TEST_CASES cases, 4 per worker)."""
-    argv = [sys.executable, "-m", "nnbench", "run", "--cases", "user_cases.faulty:MANY", *FAST, "--out", str(out), *args]
+    argv = [
+        sys.executable,
+        "-m",
+        "nnbench",
+        "run",
+        "--cases",
+        "user_cases.faulty:MANY",
+        *FAST,
+        "--out",
+        str(out),
+        *args,
+    ]
     return subprocess.Popen(argv, cwd=TESTS, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -63,6 +76,7 @@ def gone(mark, timeout=30):
     return not processes_marked(mark)
 
 
+@pytest.mark.slow
 def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     out, mark = tmp_path / "run.json", f"NNBENCH_TEST_MARK={uuid.uuid4()}"
     env = {"NNBENCH_TEST_CASES": "8", "NNBENCH_TEST_MARK": mark}
@@ -77,7 +91,12 @@ def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp files left
 
     resumed = subprocess.run(
-        [sys.executable, "-m", "nnbench", "run", "--resume", str(out)], cwd=TESTS, env=_env(**env), capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "nnbench", "run", "--resume", str(out)],
+        cwd=TESTS,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "4 cases kept, 4 to run" in resumed.stderr
@@ -88,6 +107,7 @@ def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     assert final["request"]["budget"] == 0.02  # the first run's options were reused
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_workers_keeps_results_and_says_how_to_resume(tmp_path):
     out, mark = tmp_path / "run.json", f"NNBENCH_TEST_MARK={uuid.uuid4()}"
     proc = start(out, NNBENCH_TEST_CASES="8", NNBENCH_TEST_MARK=mark)
@@ -101,6 +121,7 @@ def test_ctrl_c_stops_workers_keeps_results_and_says_how_to_resume(tmp_path):
     assert len(data["records"]) >= 4 and all(r["status"] == "ok" for r in data["records"])
 
 
+@pytest.mark.slow
 def test_two_runs_into_one_folder_both_end_intact(tmp_path):
     a = start(tmp_path, NNBENCH_TEST_CASES="4")
     b = start(tmp_path, NNBENCH_TEST_CASES="4")

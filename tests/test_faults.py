@@ -13,19 +13,36 @@ import pytest
 from nnbench import _results
 
 TESTS = Path(__file__).parent
+pytestmark = pytest.mark.slow  # one real run: seven cases, five worker processes, one 10 s timeout
+
 FAST = ("--budget", "0.05", "--target-ci", "0.5", "--min-samples", "5")
 
 
 def nnbench_in_tests(*args, timeout=600):
     """The real CLI, run from tests/ so ``user_cases.faulty`` imports (workers inherit the cwd)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(TESTS.parent), os.environ.get("PYTHONPATH", "")) if p))
-    return subprocess.run([sys.executable, "-m", "nnbench", *args], capture_output=True, text=True, cwd=TESTS, env=env, timeout=timeout)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(TESTS.parent), os.environ.get("PYTHONPATH", "")) if p)
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "nnbench", *args], capture_output=True, text=True, cwd=TESTS, env=env, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
 def fault_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("faults") / "run.json"
-    proc = nnbench_in_tests("run", "--cases", "user_cases.faulty:FAULTS", "--timeout", "10", "--memory-limit", "256M", *FAST, "--out", str(out))
+    proc = nnbench_in_tests(
+        "run",
+        "--cases",
+        "user_cases.faulty:FAULTS",
+        "--timeout",
+        "10",
+        "--memory-limit",
+        "256M",
+        *FAST,
+        "--out",
+        str(out),
+    )
     return proc, _results.read_run(out), out
 
 

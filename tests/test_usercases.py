@@ -35,13 +35,23 @@ def test_load_by_dotted_module_and_by_file_path(monkeypatch):
     sys.modules.pop("user_cases.faulty", None)
     by_name = _usercases.cases("user_cases.faulty:MANY")
     by_path = _usercases.cases(f"{FAULTY}:MANY")
-    assert [c.id for c in by_name] == [c.id for c in by_path] == [f"g{i // 4:03d}/c{i:03d}/forward/default/float32" for i in range(8)]
+    assert (
+        [c.id for c in by_name]
+        == [c.id for c in by_path]
+        == [f"g{i // 4:03d}/c{i:03d}/forward/default/float32" for i in range(8)]
+    )
     assert {c.source for c in by_path} == {f"{FAULTY}:MANY"}
 
 
 @pytest.mark.parametrize(
     "attr, message",
-    [("not_a_list", "not a list of nnbench.UserCase"), ("missing", "no attribute"), ("EMPTY", "is empty"), ("DUPES", "duplicate case"), ("BADNAME", "bad case label")],
+    [
+        ("not_a_list", "not a list of nnbench.UserCase"),
+        ("missing", "no attribute"),
+        ("EMPTY", "is empty"),
+        ("DUPES", "duplicate case"),
+        ("BADNAME", "bad case label"),
+    ],
 )
 def test_bad_lists_refused(tmp_path, attr, message):
     mod = tmp_path / "cases_mod.py"
@@ -56,7 +66,9 @@ def test_bad_lists_refused(tmp_path, attr, message):
 def test_import_error_in_the_users_module_is_one_line(tmp_path):
     mod = tmp_path / "broken.py"
     mod.write_text("import nosuchpackage_xyz\n")
-    with pytest.raises(_usercases.UserCasesError, match=r"cannot import .*ModuleNotFoundError: No module named 'nosuchpackage_xyz'"):
+    with pytest.raises(
+        _usercases.UserCasesError, match=r"cannot import .*ModuleNotFoundError: No module named 'nosuchpackage_xyz'"
+    ):
         _usercases.load(f"{mod}:CASES")
 
 
