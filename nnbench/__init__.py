@@ -1,11 +1,13 @@
 """nnbench: benchmarking and profiling for JAX neural-network code.
 
 Public API: ``measure`` (one jitted step -> one record), ``load`` (run files
--> pandas.DataFrame) and ``TimingPolicy``. Everything else is private.
+-> pandas.DataFrame), ``TimingPolicy`` and ``UserCase`` (a
+user's case for ``nnbench run --cases``). Everything else is private.
 """
 
 from nnbench._measure import measure as measure
 from nnbench._results import load as load
 from nnbench._timing import TimingPolicy as TimingPolicy
+from nnbench._usercases import UserCase as UserCase
 
 __version__ = "0.1.0"

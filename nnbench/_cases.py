@@ -18,6 +18,7 @@ class Case:
     mode: str
     size: str
     dtype: str = "float32"
+    source: str | None = None  # ``MODULE:ATTR`` of a user's case list; None: the catalog
 
     @property
     def id(self) -> str:
@@ -29,7 +30,10 @@ class Case:
         return f"{self.layer}/{self.mode}/{self.size}/{self.dtype}"
 
     def to_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["source"] is None:
+            del d["source"]  # catalog cases keep the original five keys
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, str]) -> Case:
@@ -37,6 +41,8 @@ class Case:
 
     def command(self) -> str:
         """The command that reruns just this case."""
+        if self.source is not None:
+            return f"nnbench run --cases {self.source}"
         return (
             f"nnbench run --layer {self.layer} --style {self.style} --mode {self.mode} "
             f"--size {self.size} --dtype {self.dtype}"

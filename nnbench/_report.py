@@ -131,6 +131,7 @@ def env_summary(run: dict[str, Any]) -> str:
 
 
 def print_run(run: dict[str, Any], console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     records = run["records"]
@@ -138,9 +139,9 @@ def print_run(run: dict[str, Any], console) -> None:
     table = Table(title="median step time per style (× ratio to jax)", title_justify="left")
     table.add_column("layer/mode/size/dtype")
     for s in styles:
-        table.add_column(s, justify="right")
-    for row in rows:
-        table.add_row(row["group"], *(_cell_text(row["cells"].get(s)) for s in styles))
+        table.add_column(escape(s), justify="right")
+    for row in rows:  # names come from run files: escaped, never markup
+        table.add_row(escape(row["group"]), *(escape(_cell_text(row["cells"].get(s))) for s in styles))
     console.print(table)
 
     details = detail_rows(records)
@@ -150,14 +151,14 @@ def print_run(run: dict[str, Any], console) -> None:
         for col in TERMINAL_COLUMNS:
             dt.add_column(col, justify="left" if col == "case" else "right")
         for d in ok:
-            dt.add_row(*(d[c] for c in TERMINAL_COLUMNS))
+            dt.add_row(*(escape(d[c]) for c in TERMINAL_COLUMNS))
         console.print(dt)
     for d in details:
         if d["status"] != "ok":
-            console.print(f"[red]{d['status']}[/red] {d['case']}: {d['note']}", markup=True, highlight=False)
-    console.print(f"[dim]{env_summary(run)}[/dim]", highlight=False)
+            console.print(f"[red]{escape(d['status'])}[/red] {escape(d['case'])}: {escape(d['note'])}", markup=True, highlight=False)
+    console.print(f"[dim]{escape(env_summary(run))}[/dim]", highlight=False)
     if all(r.get("work", {}).get("peak_flops_per_s") is None for r in records if r["status"] == "ok"):
-        console.print(f"[dim]MFU: no peak FLOP/s is known for {run['env'].get('device_kind')!r}; shown as n/a, not estimated.[/dim]", highlight=False)
+        console.print(f"[dim]MFU: no peak FLOP/s is known for {escape(repr(run['env'].get('device_kind')))}; shown as n/a, not estimated.[/dim]", highlight=False)
 
 
 # --- Markdown / HTML ---

@@ -24,7 +24,7 @@ class RunFileError(ValueError):
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def new_run(env: dict[str, Any], argv: list[str] | None = None, suite: str | None = None) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make results private to the runner
         with os.fdopen(fd, "w") as f:
             json.dump(_sanitize(data), f, indent=1, allow_nan=False, default=_json_default)
             f.flush()
@@ -68,15 +69,34 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def create_exclusive(path: Path) -> None:
-    """Claim ``path`` for a new run file; refuse to overwrite anything."""
+def create_exclusive(path: Path, data: dict[str, Any] | None = None) -> None:
+    """Claim ``path`` for a new run file; refuse to overwrite anything.
+
+    The file appears already holding ``data`` (default: an empty run), so
+    a run killed right after claiming it still leaves a readable file: it is
+    written to a temp file and hard-linked into place, which fails if
+    ``path`` exists.
+    """
+    path = Path(path)
+    if path.exists():
+        raise RunFileError(f"{path}: already exists; refusing to overwrite it")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise RunFileError(f"{path}: cannot create ({e.strerror})") from None
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w") as f:
+            json.dump(_sanitize(data if data is not None else new_run({})), f, indent=1, allow_nan=False, default=_json_default)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
     except FileExistsError:
         raise RunFileError(f"{path}: already exists; refusing to overwrite it") from None
     except OSError as e:
         raise RunFileError(f"{path}: cannot create ({e.strerror})") from None
-    os.close(fd)
+    finally:
+        os.unlink(tmp)
 
 
 def read_run(path: str | os.PathLike) -> dict[str, Any]:
@@ -116,6 +136,10 @@ def validate(data: Any, where: str = "run") -> None:
             raise RunFileError(f"{where}: record {i} is missing 'case' or 'status'")
         if not isinstance(rec.get("id"), str):
             raise RunFileError(f"{where}: record {i} has no 'id'")
+        if rec["status"] == "ok":
+            t = rec.get("time")
+            if not isinstance(t, dict) or not isinstance(t.get("median"), (int, float, type(None))) or isinstance(t.get("median"), bool):
+                raise RunFileError(f"{where}: record {i} is 'ok' but has no timing")
 
 
 def run_files(path: str | os.PathLike) -> list[Path]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nnbench import _env, _results
 from nnbench._cases import Case
+from nnbench._measure import current_rss_bytes
 from nnbench._timing import TimingPolicy
 from nnbench._worker import DEFAULT_TIMEOUT_S, run_group, run_in_subprocess
 
@@ -21,6 +23,7 @@ class RunOptions:
     policy: TimingPolicy = TimingPolicy()
     in_process: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_limit: int | None = None  # bytes a worker may grow past its imports
     profile: bool = False  # profile each ok case into <run file>.profile/
 
 
@@ -31,11 +34,29 @@ def run(
     argv: list[str] | None = None,
     suite: str | None = None,
     console: Console | None = None,
+    request: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Measure every case; ``out`` must already be claimed (see
-    ``_results.create_exclusive``). Returns the finished run dict."""
+    ``_results.create_exclusive``). Returns the finished run dict.
+
+    The run file is rewritten atomically each time records arrive (a group,
+    or one case when a dead group's cases are retried one by one), so a
+    parent killed at any point leaves every finished case on disk.
+    ``request`` (the selection and options) is stored so ``--resume`` can
+    redo the selection; ``resume`` is an existing run dict whose records are
+    kept and whose missing cases are the ones in ``cases``.
+    """
     console = console or Console(stderr=True)
-    data = _results.new_run(_env.fingerprint(), argv=argv, suite=suite)
+    if resume is None:
+        data = _results.new_run(_env.fingerprint(), argv=argv, suite=suite)
+        data["request"] = request
+    else:
+        data = resume
+        data["finished"] = None
+        data.setdefault("resumed", []).append({"at": _results.now(), "argv": argv or [], "cases": len(cases)})
+    rss = data.setdefault("parent_rss", [])
+    rss.append({"start_bytes": current_rss_bytes(), "cases": len(cases)})
     _results.write_atomic(out, data)
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -45,28 +66,40 @@ def run(
     )
     groups: dict[str, list[Case]] = {}
     for case in cases:
-        groups.setdefault(case.group, []).append(case)
+        groups.setdefault(f"{case.source or ''}|{case.group}", []).append(case)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(cases))
-        for group, members in groups.items():
-            progress.update(task, description=f"{group} ({len(members)} styles)")
-            profile_dir = str(out.with_suffix(".profile")) if options.profile else None
-            for record in _run_group(members, options, profile_dir):
-                data["records"].append(record)
-                if record["status"] != "ok":
-                    progress.console.print(f"[red]{record['status']}[/red] {record['id']}: {record.get('error')}", highlight=False)
-                progress.advance(task)
-            _results.write_atomic(out, data)
+        profile_dir = str(out.with_suffix(".profile")) if options.profile else None
+        for members in groups.values():
+            progress.update(task, description=escape(f"{members[0].group} ({len(members)} styles)"))
+            for batch in _run_group(members, options, profile_dir):
+                for record in batch:
+                    data["records"].append(record)
+                    if record["status"] != "ok":
+                        progress.console.print(escape(f"{record['status']} {record['id']}: {record.get('error')}"), style="red", highlight=False)
+                    progress.advance(task)
+                _results.write_atomic(out, data)
     data["finished"] = _results.now()
+    rss[-1]["end_bytes"] = current_rss_bytes()
     _results.write_atomic(out, data)
     return data
 
 
-def _run_group(members: Sequence[Case], options: RunOptions, profile_dir: str | None = None) -> list[dict[str, Any]]:
+def missing(cases: Sequence[Case], data: dict[str, Any]) -> list[Case]:
+    """The cases that have no record in run ``data`` yet."""
+    done = {r["id"] for r in data["records"]}
+    return [c for c in cases if c.id not in done]
+
+
+def _run_group(members: Sequence[Case], options: RunOptions, profile_dir: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Yield record batches: the group's, or one per case if the worker died."""
     if options.in_process:
-        return run_group(members, options.policy, profile_dir)
-    records = run_in_subprocess(members, options.policy, options.timeout_s, profile_dir)
-    if len(members) > 1 and any(r.get("fault") in ("timeout", "signal", "exit") for r in records):
+        yield run_group(members, options.policy, profile_dir)
+        return
+    records = run_in_subprocess(members, options.policy, options.timeout_s, options.memory_limit, profile_dir)
+    if len(members) > 1 and any(r.get("fault") in ("timeout", "signal", "exit", "oom") and "traceback" not in r for r in records):
         # The worker died: rerun each case alone so only the culprit fails.
-        records = [run_in_subprocess([m], options.policy, options.timeout_s, profile_dir)[0] for m in members]
-    return records
+        for m in members:
+            yield run_in_subprocess([m], options.policy, options.timeout_s, options.memory_limit, profile_dir)
+        return
+    yield records

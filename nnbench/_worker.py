@@ -24,6 +24,7 @@ from nnbench._cases import Case
 from nnbench._timing import TimingPolicy, run_rounds
 
 DEFAULT_TIMEOUT_S = 600.0
+STARTUP_TIMEOUT_S = 300.0  # importing JAX and the layer library, before any case's clock starts
 
 
 def base_record(case: Case) -> dict[str, Any]:
@@ -36,7 +37,14 @@ def _fail(record: dict[str, Any], exc: BaseException) -> None:
     if isinstance(exc, NonFiniteOutput):
         record.update(status="invalid", error=str(exc))
     else:
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", fault="exception", traceback=traceback.format_exc(limit=8))
+        fault = "oom" if _is_oom(exc) else "exception"
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", fault=fault, traceback=traceback.format_exc(limit=8))
+
+
+def _is_oom(exc: BaseException) -> bool:
+    """MemoryError, or XLA failing an allocation (RESOURCE_EXHAUSTED)."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
 
 
 def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
@@ -46,7 +54,7 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
     """
     import layers
 
-    styles = tuple(c.style for c in cases if c.mode != "init")
+    styles = tuple(c.style for c in cases if c.mode != "init" and c.source is None)
     if not styles:
         return {}
     c = cases[0]
@@ -78,6 +86,9 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, profile
     parity = _group_parity(cases)
     for case, record in zip(cases, records, strict=True):
         try:
+            if case.source is not None:
+                ready.append((record, _prepare_user(case, record), None))
+                continue
             entry = layers.get(case.layer)
             config = entry.config(case.size)
             if case.mode == "init":
@@ -129,53 +140,113 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, profile
     return records
 
 
+def _prepare_user(case: Case, record: dict[str, Any]):
+    """Build and prepare a user's case (no parity: there is no reference)."""
+    from nnbench import _measure, _usercases
+
+    record["parity"] = None
+    rss_before = _measure.current_rss_bytes()
+    step, args, carry, uc = _usercases.built(case)
+    return _measure.prepare(
+        step, args, carry, model_flops=uc.model_flops, items_per_step=uc.items_per_step, dtype=case.dtype, rss_before=rss_before
+    )
+
+
 def run_in_subprocess(
-    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, profile_dir: str | None = None
+    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, memory_limit: int | None = None, profile_dir: str | None = None
 ) -> list[dict[str, Any]]:
     """Run ``cases`` as one group in a fresh worker process.
 
-    A worker that dies (signal, non-zero exit) or outlives ``timeout_s`` gives
-    failed records naming the fault: ``fault`` is ``timeout``, ``signal`` or
-    ``exit``.
+    The worker gets ``timeout_s`` per case and, with ``memory_limit``, may
+    grow its address space by at most that many bytes past its imports
+    (``RLIMIT_AS``). A worker that dies or outlives its time gives failed
+    records naming the fault: ``fault`` is ``timeout``, ``signal`` (with
+    ``signal``: its name), ``oom`` (out of memory under the limit) or
+    ``exit``. The worker runs in its own session; on any exception here
+    (``KeyboardInterrupt`` included) its whole process group is killed.
     """
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "profile_dir": profile_dir}
+        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "memory_limit": memory_limit, "profile_dir": profile_dir, "parent": os.getpid()}
+        request_path = os.path.join(tmp, "request.json")
+        with open(request_path, "w") as f:
+            json.dump(request, f)
+        limit = timeout_s * len(cases)
         t0 = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nnbench._worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            [sys.executable, "-m", "nnbench._worker", request_path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
         try:
-            _, stderr = proc.communicate(json.dumps(request), timeout=timeout_s)
+            # The per-case clock starts once the worker has imported JAX.
+            phase = "start" if _wait_ready(proc, STARTUP_TIMEOUT_S) is None else "run"
+            _, stderr = proc.communicate(timeout=limit if phase == "run" else 0.01)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc)
             proc.communicate()
-            return _faulted(cases, f"timeout: no result after {timeout_s:g} s", "timeout", time.perf_counter() - t0)
+            if phase == "start":
+                msg = f"timeout: the worker did not start within {STARTUP_TIMEOUT_S:g} s"
+            else:
+                msg = f"timeout: no result after {limit:g} s ({timeout_s:g} s per case)"
+            return _faulted(cases, msg, "timeout", time.perf_counter() - t0)
         except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc)
             proc.wait()
             raise
         if proc.returncode == 0 and os.path.exists(out_path):
             with open(out_path) as f:
                 return json.load(f)
-        tail = next((line for line in reversed((stderr or "").strip().splitlines()) if line.strip()), "")
+        lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
+        tail = lines[-1].strip() if lines else ""
+        oom_seen = any(m in (stderr or "") for m in ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Out of memory"))
+        extra: dict[str, Any] = {}
         if proc.returncode < 0:
-            msg, fault = f"worker killed by {signal.Signals(-proc.returncode).name}", "signal"
+            name = signal.Signals(-proc.returncode).name
+            msg, fault = f"worker killed by {name}", "signal"
+            extra["signal"] = name
         else:
             msg, fault = f"worker exited with status {proc.returncode}", "exit"
-        return _faulted(cases, f"{msg}: {tail}" if tail else msg, fault, time.perf_counter() - t0)
+        if oom_seen and memory_limit is not None:
+            msg, fault = f"out of memory under --memory-limit {memory_limit} bytes ({msg})", "oom"
+        return _faulted(cases, f"{msg}: {tail}" if tail else msg, fault, time.perf_counter() - t0, **extra)
 
 
-def _faulted(cases: Sequence[Case], error: str, fault: str, wall: float) -> list[dict[str, Any]]:
+def _wait_ready(proc: subprocess.Popen, timeout_s: float) -> bool | None:
+    """Wait for the worker's ``ready`` line: True; False if it exited first;
+    None if ``timeout_s`` passed."""
+    import select
+
+    fd = proc.stdout.fileno()
+    deadline = time.monotonic() + timeout_s
+    seen = b""
+    while b"\n" not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 256)
+            if not chunk:
+                return False
+            seen += chunk
+    return True
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # JAX catches SIGTERM
+    except ProcessLookupError:
+        pass
+
+
+def _faulted(cases: Sequence[Case], error: str, fault: str, wall: float, **extra: Any) -> list[dict[str, Any]]:
     records = []
     for case in cases:
         rec = base_record(case)
-        rec.update(error=error, fault=fault, group_wall_s=wall)
+        rec.update(error=error, fault=fault, group_wall_s=wall, **extra)
         records.append(rec)
     return records
 
@@ -184,10 +255,22 @@ def _main() -> int:
     import layers
     from nnbench._measure import peak_rss_bytes
 
-    request = json.loads(sys.stdin.read())
-    layers.all_entries()  # import every style's library before the baseline
+    _die_with_parent()
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
+    if os.getppid() != request.get("parent", os.getppid()):
+        return 1  # the runner died before the death signal was set
+    cases = [Case.from_dict(c) for c in request["cases"]]
+    if any(c.source is None for c in cases):
+        layers.all_entries()  # import every style's library before the baseline
+    import jax.numpy as jnp
+
+    jnp.zeros(1).block_until_ready()  # start the backend (its threads) before any limit
     baseline = peak_rss_bytes()
-    records = run_group([Case.from_dict(c) for c in request["cases"]], TimingPolicy(**request["policy"]), request.get("profile_dir"))
+    if request.get("memory_limit"):
+        _limit_address_space(int(request["memory_limit"]))
+    print("ready", flush=True)
+    records = run_group(cases, TimingPolicy(**request["policy"]), request.get("profile_dir"))
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     tmp = request["out"] + ".tmp"
@@ -195,6 +278,28 @@ def _main() -> int:
         json.dump(records, f)
     os.replace(tmp, request["out"])
     return 0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the runner dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def _limit_address_space(extra_bytes: int) -> None:
+    """Cap this process's address space at its current size plus ``extra_bytes``."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    cap = current + extra_bytes if hard == resource.RLIM_INFINITY else min(current + extra_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 if __name__ == "__main__":

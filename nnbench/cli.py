@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(message)
 
 
-def _positive(kind):
+def _positive(kind, most: float = float("inf")):
     def parse(text: str):
         try:
             value = kind(text)
@@ -32,9 +32,27 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not value > 0 or value != value or value in (float("inf"),):
             raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{text!r} is absurd (at most {most:g})")
         return value
 
     return parse
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _memory_size(text: str) -> int:
+    """``512M``, ``2G``, ``1.5G`` or plain bytes; 16 MiB to 1 TiB."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G)") from None
+    if not 2**24 <= value <= 2**40:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (16M to 1T)")
+    return int(value)
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -53,11 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="measure the selected cases, write a run file and a report")
     _add_filters(p)
     p.add_argument("--out", default="results", help="run file (*.json, must not exist) or directory (default: results/)")
+    p.add_argument("--cases", metavar="MODULE:ATTR", help="run a user's list of nnbench.UserCase (mypkg.bench:CASES or bench.py:CASES)")
+    p.add_argument("--resume", metavar="RUNFILE", help="complete the cases missing from an interrupted run file, with its selection and options")
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
-    p.add_argument("--timeout", type=_positive(float), default=600.0, help="per-case time limit in seconds (default 600)")
-    p.add_argument("--budget", type=_positive(float), default=1.0, help="timing budget per case in seconds (default 1)")
-    p.add_argument("--target-ci", type=_positive(float), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
-    p.add_argument("--min-samples", type=_positive(int), default=10, help="timed calls at least (default 10)")
+    p.add_argument("--timeout", type=_positive(float, 7 * 86400), default=600.0, help="per-case time limit in seconds (default 600)")
+    p.add_argument("--budget", type=_positive(float, 86400), default=1.0, help="timing budget per case in seconds (default 1)")
+    p.add_argument("--target-ci", type=_positive(float, 1.0), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
+    p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
+    p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
     p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
 
     p = sub.add_parser("report", help="render one or more run files")
@@ -104,13 +125,50 @@ def _resolve_out(out: str) -> Path:
     return path
 
 
+_FILTERS = ("suite", "layer", "style", "mode", "size", "dtype")
+
+
 def _select(args):
     from nnbench import _cases
 
+    if getattr(args, "cases", None):
+        from nnbench import _usercases
+
+        given = [f"--{f}" for f in _FILTERS if getattr(args, f)]
+        if given:
+            raise BadInput(f"--cases runs the user's own list; it cannot be combined with {', '.join(given)}")
+        try:
+            return _usercases.cases(args.cases)
+        except _usercases.UserCasesError as e:
+            raise BadInput(str(e)) from None
     try:
         return _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
     except _cases.SelectionError as e:
         raise BadInput(str(e)) from None
+
+
+_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile")
+
+
+def _resume_args(args):
+    """Read ``--resume RUNFILE``: (its path, its run dict, args as first run)."""
+    from nnbench import _results
+
+    clash = [f"--{f.replace('_', '-')}" for f in (*_FILTERS, "cases") if getattr(args, f)]
+    if args.out != "results":
+        clash.append("--out")
+    if clash:
+        raise BadInput(f"--resume takes the selection and output from the run file; drop {', '.join(clash)}")
+    path = Path(args.resume)
+    try:
+        data = _results.read_run(path)
+    except _results.RunFileError as e:
+        raise BadInput(str(e)) from None
+    request = data.get("request")
+    if not isinstance(request, dict) or not all(k in request for k in _REQUEST):
+        raise BadInput(f"{path}: records no request to resume (written by an older nnbench, or by hand)")
+    resumed = argparse.Namespace(**{k: request[k] for k in _REQUEST})
+    return path, data, resumed
 
 
 def cmd_list(args) -> int:
@@ -122,30 +180,66 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _runner
+    from nnbench import _report, _results, _runner
     from nnbench._timing import TimingPolicy
 
+    resume = None
+    if args.resume:
+        out, resume, args = _resume_args(args)
+    if args.cases and args.cases.rpartition(":")[0].endswith(".py"):
+        module, _, attr = args.cases.rpartition(":")
+        args.cases = f"{os.path.abspath(module)}:{attr}"  # resumable from anywhere
     cases = _select(args)
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
-    out = _resolve_out(args.out)
+    options = _runner.RunOptions(policy, args.in_process, args.timeout, args.memory_limit, profile=args.profile)
+    err = Console(stderr=True, highlight=False)
+    if resume is not None:
+        lock = _lock(out)
+        cases = _runner.missing(cases, resume)
+        err.print(f"nnbench: resuming {out}: {len(resume['records'])} cases kept, {len(cases)} to run", markup=False, soft_wrap=True)
+    else:
+        out = _resolve_out(args.out)
+        lock = None
+        err.print(f"nnbench: {len(cases)} cases -> {out}", markup=False, soft_wrap=True)
     console = Console()
-    err = Console(stderr=True)
-    err.print(f"nnbench: {len(cases)} cases -> {out}", highlight=False)
+    request = {k: getattr(args, k) for k in _REQUEST}
     try:
-        options = _runner.RunOptions(policy, args.in_process, args.timeout, profile=args.profile)
-        data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err)
+        data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err, request=request, resume=resume)
     except KeyboardInterrupt:
-        err.print(f"nnbench: interrupted; finished cases are kept in {out}", highlight=False)
+        try:
+            kept = len(_results.read_run(out)["records"])
+        except _results.RunFileError:
+            kept = 0
+        err.print(f"nnbench: interrupted; {kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}", markup=False, soft_wrap=True)
         return 130
+    finally:
+        if lock is not None:
+            lock.close()
     _report.print_run(data, console)
     written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
-    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
+    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False, markup=False)
     if args.profile:
         from nnbench import _profile
 
         console.print(f"profiles: {out.with_suffix('.profile')}\nview:     {_profile.view_commands(out.with_suffix('.profile'))[0]}", highlight=False, soft_wrap=True)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock on ``path``'s sidecar for a resume (released on exit, even on SIGKILL)."""
+    import fcntl
+
+    try:
+        f = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115 - held until the run ends
+    except OSError as e:
+        raise BadInput(f"{path}: cannot lock for resuming ({e.strerror})") from None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise BadInput(f"{path}: another nnbench is writing this run file") from None
+    return f
 
 
 def cmd_report(args) -> int:
@@ -160,15 +254,26 @@ def cmd_report(args) -> int:
                 runs.append((f.name, _results.read_run(f)))
     except _results.RunFileError as e:
         raise BadInput(str(e)) from None
+    for name, run in runs:  # render-check before anything is written
+        try:
+            _report.side_by_side(run["records"])
+            _report.detail_rows(run["records"])
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BadInput(f"{name}: a record lacks what a report needs ({type(e).__name__}: {e})") from None
     if args.out and Path(args.out).exists():
         raise BadInput(f"--out {args.out}: already exists; refusing to overwrite it")
     if args.out and not Path(args.out).parent.is_dir():
         raise BadInput(f"--out {args.out}: directory {Path(args.out).parent} does not exist")
     if args.format == "text":
-        console = Console(file=open(args.out, "x") if args.out else None)  # noqa: SIM115
-        for name, run in runs:
-            console.print(f"[bold]{name}[/bold]")
-            _report.print_run(run, console)
+        target = open(args.out, "x") if args.out else None  # noqa: SIM115 - closed below
+        try:
+            console = Console(file=target)
+            for name, run in runs:
+                console.print(name, style="bold", markup=False, highlight=False)
+                _report.print_run(run, console)
+        finally:
+            if target is not None:
+                target.close()
         return EXIT_OK
     if args.format == "md":
         if args.out:
@@ -249,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as e:
         print(f"nnbench: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nnbench: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
