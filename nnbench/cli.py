@@ -64,6 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "md", "html"), default="text")
     p.add_argument("--out", help="output file (md/html); must not exist")
 
+    p = sub.add_parser("compare", help="compare two runs case by case; exit 1 on a regression")
+    p.add_argument("baseline", metavar="BASELINE", help="baseline run file")
+    p.add_argument("candidate", metavar="CANDIDATE", help="candidate run file")
+    p.add_argument("--threshold", help="practical threshold in percent: 5, or per metric time=5,dispatch=10,compile=25,exact=0")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+    p.add_argument("--allow-device-change", action="store_true", help="compare runs from different device kinds")
+    p.add_argument("--format", choices=("text", "md", "html", "json"), default="text")
+    p.add_argument("--out", help="output file; must not exist")
+
+    p = sub.add_parser("history", help="change points over many runs; exit 1 if the newest run is in a regression")
+    p.add_argument("dir", metavar="DIR", help="directory of run files (ordered by start time)")
+    p.add_argument("--threshold", help="relative step size to report, in percent (default 5)")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+    p.add_argument("--format", choices=("text", "md", "html", "json"), default="text")
+    p.add_argument("--out", help="output file; must not exist")
+
     sub.add_parser("env", help="print this machine's environment fingerprint")
     return parser
 
@@ -170,6 +186,48 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def _emit(args, kind: str, result: dict) -> None:
+    """Render a compare/history result to ``--out`` (never overwriting) or stdout."""
+    from nnbench import _report_compare
+
+    out = args.out
+    if out:
+        path = Path(out)
+        for p in (path, path.with_suffix(".png")) if args.format == "md" else (path,):
+            if p.exists():
+                raise BadInput(f"--out {out}: {p} already exists; refusing to overwrite it")
+        if not path.parent.is_dir():
+            raise BadInput(f"--out {out}: directory {path.parent} does not exist")
+    for written in _report_compare.emit(kind, args.format, out, result):
+        print(written)
+
+
+def cmd_compare(args) -> int:
+    from nnbench import _compare, _results
+
+    try:
+        thresholds = _compare.Thresholds.parse(args.threshold)
+        runs = [_results.read_run(p) for p in (args.baseline, args.candidate)]
+        result = _compare.compare_runs(*runs, thresholds, args.allow_device_change, args.baseline, args.candidate)
+    except (ValueError, _results.RunFileError) as e:  # CompareError is a ValueError
+        raise BadInput(str(e)) from None
+    _emit(args, "compare", result)
+    return EXIT_FOUND if result["regressions"] and not args.no_fail else EXIT_OK
+
+
+def cmd_history(args) -> int:
+    from nnbench import _history, _results
+
+    try:
+        threshold = _history.parse_threshold(args.threshold)
+        runs = [(f.name, _results.read_run(f)) for f in _results.run_files(args.dir)]
+    except (ValueError, _results.RunFileError) as e:
+        raise BadInput(str(e)) from None
+    result = _history.history(runs, threshold)
+    _emit(args, "history", result)
+    return EXIT_FOUND if result["in_regression"] and not args.no_fail else EXIT_OK
+
+
 def cmd_env(args) -> int:
     from nnbench import _env
 
@@ -177,7 +235,7 @@ def cmd_env(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "env": cmd_env}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "history": cmd_history, "env": cmd_env}
 
 
 def main(argv: list[str] | None = None) -> int:
