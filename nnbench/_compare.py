@@ -18,6 +18,13 @@ independent. On those, ``scipy.stats.mannwhitneyu`` gives a p-value and
   the whole CI, or the CI excludes 1 (a real but practically small shift);
 - ``inconclusive``: anything else (the CI is too wide to say).
 
+Level shifts *between* runs (another job on the machine, a different CPU
+frequency) are invisible to any within-run statistic. As a guard, the
+practical threshold is raised to the larger within-run drift of the two runs
+(relative interquartile range of the batch medians): a run that wanders by
+8 % inside itself cannot support a 5 % verdict. The sensitivity study
+(``studies/sensitivity.py``) measures what this gives on a real machine.
+
 Single-sample metrics (compile wall time: one cold compile per run) get a
 threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
 compiled memory, parameter count) are compared exactly: any change is shown,
@@ -129,8 +136,9 @@ def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, c
 
     Returns ``{"base", "cand"}`` (medians), ``ratio`` (cand / base median),
     ``ci_low``/``ci_high`` (bootstrap CI of the ratio of batch medians),
-    ``p_value`` (two-sided Mann-Whitney U on batch medians), ``batches``
-    and ``verdict``.
+    ``p_value`` (two-sided Mann-Whitney U on batch medians), ``batches``,
+    ``drift`` (the larger relative spread of batch medians within a run),
+    ``threshold_used`` (``max(threshold, drift)``) and ``verdict``.
     """
     a, b = batch_medians(base), batch_medians(cand)
     med_a, med_b = float(np.median(base)), float(np.median(cand))
@@ -142,13 +150,23 @@ def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, c
     def stat(x, y, axis=-1):
         return np.median(y, axis=axis) / np.median(x, axis=axis)
 
+    # A level shift between runs smaller than the drift inside a run is not
+    # evidence: raise the practical bar to the runs' own drift.
+    drift = max(_drift(a), _drift(b))
+    out.update(drift=drift, threshold_used=max(threshold, drift))
     res = scipy.stats.bootstrap(
         (a, b), stat, confidence_level=confidence, n_resamples=2000, method="percentile", vectorized=True, rng=np.random.default_rng(seed)
     )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     p = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    out.update(ci_low=lo, ci_high=hi, p_value=p, verdict=verdict(out["ratio"], lo, hi, threshold))
+    out.update(ci_low=lo, ci_high=hi, p_value=p, verdict=verdict(out["ratio"], lo, hi, out["threshold_used"]))
     return out
+
+
+def _drift(batches: np.ndarray) -> float:
+    """Relative interquartile range of one run's batch medians: its own drift."""
+    q25, q50, q75 = np.quantile(batches, [0.25, 0.5, 0.75])
+    return float((q75 - q25) / q50) if q50 > 0 else math.inf
 
 
 def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:

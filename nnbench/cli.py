@@ -151,7 +151,7 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _results
+    from nnbench import _report, _report_devices, _results
 
     runs = []
     try:
@@ -169,15 +169,21 @@ def cmd_report(args) -> int:
         for name, run in runs:
             console.print(f"[bold]{name}[/bold]")
             _report.print_run(run, console)
+        if _report_devices.is_cross_device(runs):
+            _report_devices.print_table(runs, console)
         return EXIT_OK
     if args.format == "md":
         if args.out:
             written = _report.write_markdown(Path(args.out), runs)
+            if _report_devices.is_cross_device(runs):
+                written += _report_devices.append_markdown(Path(args.out), runs)
             print("\n".join(str(p) for p in written))
         else:
-            print(_report.markdown(runs))
+            print(_report.markdown(runs) + (_report_devices.markdown(runs) if _report_devices.is_cross_device(runs) else ""))
         return EXIT_OK
     text = _report.html_report(runs)
+    if _report_devices.is_cross_device(runs):
+        text = text.replace("</body></html>", _report_devices.html_section(runs) + "</body></html>")
     if args.out:
         Path(args.out).write_text(text)
         print(args.out)

@@ -64,17 +64,18 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
         for name, step in order:
             samples[name] = nnbench.measure(step, x, w, policy=policy)["time"]["samples_s"]
     res = _compare.ratio_test(samples["base"], samples["cand"], _compare.Thresholds().time, seed=rep)
-    return {k: res[k] for k in ("ratio", "ci_low", "ci_high", "p_value", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
+    return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
 
 
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
-    out = {}
+    out = {"inconclusive": {}}
     for cond, ts in trials.items():
-        vs = [_compare.verdict(t["ratio"], t["ci_low"], t["ci_high"], threshold) for t in ts if t["ci_low"] is not None]
+        vs = [_compare.verdict(t["ratio"], t["ci_low"], t["ci_high"], max(threshold, t["drift"])) if t["ci_low"] is not None else _compare.INCONCLUSIVE for t in ts]
         if cond == "A/A":
             out[cond] = sum(v in (_compare.REGRESSED, _compare.IMPROVED) for v in vs) / len(vs)
         else:
             out[cond] = sum(v == _compare.REGRESSED for v in vs) / len(vs)
+        out["inconclusive"][cond] = sum(v == _compare.INCONCLUSIVE for v in vs) / len(vs)
     return out
 
 
@@ -100,12 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
         print(f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; samples/run ~{ts[0]['n'][0]}")
-    print("\nthreshold | false alarms (A/A) | detected +3% | detected +5% | detected +10%")
-    print("---:|---:|---:|---:|---:")
+    print("\nthreshold | false alarms (A/A) | detected +3% | detected +5% | detected +10% | inconclusive A/A, +3, +5, +10")
+    print("---:|---:|---:|---:|---:|---:")
     for t in sorted({0.01, 0.02, 0.03, default, 0.05, 0.07}):
         r = rates(trials, t)
         mark = " (default)" if t == default else ""
-        print(f"{100 * t:.0f} %{mark} | {100 * r['A/A']:.0f} % | {100 * r['+3%']:.0f} % | {100 * r['+5%']:.0f} % | {100 * r['+10%']:.0f} %")
+        inc = ", ".join(f"{100 * v:.0f} %" for v in r["inconclusive"].values())
+        print(f"{100 * t:.0f} %{mark} | {100 * r['A/A']:.0f} % | {100 * r['+3%']:.0f} % | {100 * r['+5%']:.0f} % | {100 * r['+10%']:.0f} % | {inc}")
     if args.out:
         with open(args.out, "x") as f:
             json.dump({"interleaved": args.interleaved, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)

@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from nnbench import _compare, _results
+from nnbench import _compare, _results, _stats
 from nnbench.cli import main
 
 CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}
@@ -28,11 +28,13 @@ def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops
     for i in range(1, n):
         e[i] = rho * e[i - 1] + np.sqrt(1 - rho**2) * e[i]
     samples = (median * np.exp(e)).tolist()
+    dispatch = [s / 10 for s in samples]
     rec.update(
-        time={"median": float(np.median(samples)), "samples_s": samples, "ci_low": median, "ci_high": median},
-        dispatch={"median": median / 10, "samples_s": [s / 10 for s in samples]},
+        time={**_stats.summarize(samples), "samples_s": samples},
+        dispatch={**_stats.summarize(dispatch), "samples_s": dispatch},
         compile={"trace_s": 0.01, "lower_s": 0.01, "compile_s": 0.05, "total_s": 0.07, "hlo_ops": hlo_ops, "jaxpr_eqns": 10},
-        work={"xla_flops": flops},
+        work={"xla_flops": flops, "achieved_flops_per_s": None, "peak_flops_per_s": None, "mfu": None},
+        throughput={"items_per_s": None},
         memory={"compiled_temp_bytes": 1024},
     )
     rec.update(extra)
@@ -210,3 +212,36 @@ def test_history_recovered_series_exits_0_and_renders(tmp_path, capsys):
     assert main(["history", d, "--format", "html", "--out", str(out)]) == 0
     page = out.read_text()
     assert "night-05.json" in page and "night-09.json" in page and "data:image/png;base64," in page
+
+
+def test_drifting_runs_raise_the_bar():
+    """A run whose level wanders 20 % inside itself cannot support a 6 % verdict."""
+    a = record(seed=1)["time"]["samples_s"]
+    drifting = [s * (1.2 if (i // 30) % 2 else 1.0) for i, s in enumerate(record(seed=2)["time"]["samples_s"])]
+    res = _compare.ratio_test(a, [s * 1.06 for s in drifting], 0.05)
+    assert res["drift"] > 0.1 and res["threshold_used"] == res["drift"]
+    assert res["verdict"] != "regressed"
+
+
+# --- cross-device report ---
+
+
+def test_cross_device_report_side_by_side(tmp_path, capsys):
+    cpu = write(tmp_path / "cpu.json", run([record(median=2e-3, throughput={"items_per_s": 500.0})]))
+    tpu_rec = record(median=1e-4, throughput={"items_per_s": 10000.0}, devices={"count": 4})
+    tpu_rec["work"]["mfu"] = 0.31
+    tpu = write(tmp_path / "tpu.json", run([tpu_rec], device_kind="TPU <v5e>"))
+    md = tmp_path / "r.md"
+    assert main(["report", cpu, tpu, "--format", "md", "--out", str(md)]) == 0
+    text = md.read_text()
+    section = text[text.index("## across devices"):]
+    row = next(line for line in section.splitlines() if line.startswith("| mlp/jax/forward/tiny/float32"))
+    cells = row.split(" | ")
+    assert "★" in cells[2] and "★" not in cells[1]  # the TPU is fastest
+    assert "2500/s/chip" in cells[2] and "31.0 %" in cells[2]  # 10000 items/s over 4 chips
+    assert "TPU &lt;v5e&gt; ×1" in section and (tmp_path / "r.devices.png").exists()
+    page = tmp_path / "r.html"
+    assert main(["report", cpu, tpu, "--format", "html", "--out", str(page)]) == 0
+    assert "across devices" in page.read_text() and "TPU <v5e>" not in page.read_text()
+    assert main(["report", cpu, tpu]) == 0
+    assert "across devices" in capsys.readouterr().out
