@@ -22,7 +22,8 @@ Level shifts *between* runs (another job on the machine, a different CPU
 frequency) are invisible to any within-run statistic. As a guard, the
 practical threshold is raised to the larger within-run drift of the two runs
 (relative interquartile range of the batch medians): a run that wanders by
-8 % inside itself cannot support a 5 % verdict. The sensitivity study
+8 % inside itself cannot support a 5 % verdict. A verdict also needs at
+least ``MIN_VERDICT_BATCHES`` batches per run. The sensitivity study
 (``studies/sensitivity.py``) measures what this gives on a real machine.
 
 Single-sample metrics (compile wall time: one cold compile per run) get a
@@ -44,6 +45,7 @@ import scipy.stats
 CONFIDENCE = 0.95
 MAX_BATCHES = 30
 MIN_BATCH = 5
+MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
@@ -138,29 +140,44 @@ def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, c
     ``ci_low``/``ci_high`` (bootstrap CI of the ratio of batch medians),
     ``p_value`` (two-sided Mann-Whitney U on batch medians), ``batches``,
     ``drift`` (the larger relative spread of batch medians within a run),
-    ``threshold_used`` (``max(threshold, drift)``) and ``verdict``.
+    ``threshold_used`` (``max(threshold, drift)``) and ``verdict`` (see
+    ``decide``).
     """
     a, b = batch_medians(base), batch_medians(cand)
     med_a, med_b = float(np.median(base)), float(np.median(cand))
     out: dict[str, Any] = {"base": med_a, "cand": med_b, "ratio": med_b / med_a if med_a > 0 else None, "batches": [int(a.size), int(b.size)]}
     if a.size < 3 or b.size < 3 or med_a <= 0:
-        out.update(ci_low=None, ci_high=None, p_value=None, verdict=INCONCLUSIVE)
+        out.update(ci_low=None, ci_high=None, p_value=None, drift=None, threshold_used=threshold, verdict=INCONCLUSIVE)
         return out
 
     def stat(x, y, axis=-1):
         return np.median(y, axis=axis) / np.median(x, axis=axis)
 
-    # A level shift between runs smaller than the drift inside a run is not
-    # evidence: raise the practical bar to the runs' own drift.
-    drift = max(_drift(a), _drift(b))
-    out.update(drift=drift, threshold_used=max(threshold, drift))
+    out["drift"] = max(_drift(a), _drift(b))
     res = scipy.stats.bootstrap(
         (a, b), stat, confidence_level=confidence, n_resamples=2000, method="percentile", vectorized=True, rng=np.random.default_rng(seed)
     )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     p = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
-    out.update(ci_low=lo, ci_high=hi, p_value=p, verdict=verdict(out["ratio"], lo, hi, out["threshold_used"]))
+    out.update(ci_low=lo, ci_high=hi, p_value=p)
+    out["threshold_used"], out["verdict"] = decide(out, threshold)
     return out
+
+
+def decide(res: dict[str, Any], threshold: float) -> tuple[float, str]:
+    """``(threshold used, verdict)`` for a ``ratio_test`` result.
+
+    Fewer than ``MIN_VERDICT_BATCHES`` batches on a side: inconclusive (too
+    few near-independent values to bound anything). A level shift between
+    runs smaller than the drift inside a run is not evidence, so the
+    practical bar is raised to the runs' own drift.
+    """
+    if res["ci_low"] is None:
+        return threshold, INCONCLUSIVE
+    used = max(threshold, res["drift"])
+    if min(res["batches"]) < MIN_VERDICT_BATCHES:
+        return used, INCONCLUSIVE
+    return used, verdict(res["ratio"], res["ci_low"], res["ci_high"], used)
 
 
 def _drift(batches: np.ndarray) -> float:

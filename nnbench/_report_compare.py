@@ -13,7 +13,7 @@ import io
 import json
 from typing import Any
 
-from nnbench._compare import CHANGED, IMPROVED, INCONCLUSIVE, REGRESSED, UNCHANGED
+from nnbench._compare import CHANGED, IMPROVED, INCONCLUSIVE, MIN_VERDICT_BATCHES, REGRESSED, UNCHANGED
 from nnbench._report import _md_escape, fmt_bytes, fmt_time
 
 COLOURS = {REGRESSED: "red", IMPROVED: "green", UNCHANGED: "dim", INCONCLUSIVE: "yellow", CHANGED: "cyan"}
@@ -38,7 +38,12 @@ def metric_text(name: str, r: dict[str, Any]) -> str:
     """``time 1.02 ms → 1.10 ms ×1.078 [1.05, 1.11]`` for one metric result."""
     ratio = f" ×{r['ratio']:.3f}" if r.get("ratio") is not None else ""
     ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r.get("ci_low") is not None else ""
-    return f"{name} {_value(name, r['base'])} → {_value(name, r['cand'])}{ratio}{ci}"
+    note = ""
+    if r.get("batches") and min(r["batches"]) < MIN_VERDICT_BATCHES:
+        note = f" (too few samples for a verdict: {min(r['batches'])} batches < {MIN_VERDICT_BATCHES})"
+    elif r.get("threshold_used") is not None and r["threshold_used"] > r.get("threshold", 0):
+        note = f" (bar raised to {100 * r['threshold_used']:.0f} %: the runs drift that much within themselves)"
+    return f"{name} {_value(name, r['base'])} → {_value(name, r['cand'])}{ratio}{ci}{note}"
 
 
 def case_lines(c: dict[str, Any]) -> tuple[str, list[str]]:

@@ -64,13 +64,13 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
         for name, step in order:
             samples[name] = nnbench.measure(step, x, w, policy=policy)["time"]["samples_s"]
     res = _compare.ratio_test(samples["base"], samples["cand"], _compare.Thresholds().time, seed=rep)
-    return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
+    return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "batches", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
 
 
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
     out = {"inconclusive": {}}
     for cond, ts in trials.items():
-        vs = [_compare.verdict(t["ratio"], t["ci_low"], t["ci_high"], max(threshold, t["drift"])) if t["ci_low"] is not None else _compare.INCONCLUSIVE for t in ts]
+        vs = [_compare.decide(t, threshold)[1] for t in ts]
         if cond == "A/A":
             out[cond] = sum(v in (_compare.REGRESSED, _compare.IMPROVED) for v in vs) / len(vs)
         else:

@@ -245,3 +245,40 @@ def test_cross_device_report_side_by_side(tmp_path, capsys):
     assert "across devices" in page.read_text() and "TPU <v5e>" not in page.read_text()
     assert main(["report", cpu, tpu]) == 0
     assert "across devices" in capsys.readouterr().out
+
+
+# --- on a real run file (tests/data: `nnbench run --layer mlp --style jax,linen --mode forward,train --size tiny`) ---
+
+REAL = __import__("pathlib").Path(__file__).parent / "data" / "run-mlp-tiny.json"
+
+
+def _real_variant(tmp_path, name, scale=1.0, **env):
+    data = json.loads(REAL.read_text())
+    data["env"].update(env)
+    for rec in data["records"]:
+        rec["time"]["samples_s"] = [s * scale for s in rec["time"]["samples_s"]]
+    return write(tmp_path / name, data)
+
+
+def test_real_run_against_itself_exits_0(capsys):
+    assert main(["compare", str(REAL), str(REAL), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["cases"]) == 4 and result["regressions"] == 0 and not result["env_diff"]
+    times = [c["metrics"]["time"] for c in result["cases"]]
+    assert all(t["ratio"] == 1 and t["ci_low"] <= 1 <= t["ci_high"] for t in times)
+    assert {t["verdict"] for t in times} <= {"unchanged", "inconclusive"}  # inconclusive: a run too noisy to bound 5 %
+    assert all(c["metrics"]["compile.hlo_ops"]["verdict"] == "unchanged" for c in result["cases"])
+
+
+def test_real_run_slowed_exits_1_other_device_exits_2(tmp_path, capsys):
+    assert main(["compare", str(REAL), _real_variant(tmp_path, "slow.json", 2.0)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("reproduce: nnbench run --layer mlp") == 4
+    assert main(["compare", str(REAL), _real_variant(tmp_path, "gpu.json", device_kind="NVIDIA H100")]) == 2
+
+
+def test_too_few_samples_is_inconclusive(pair, capsys):
+    base, cand = pair([record(n=30, seed=1)], [record(n=30, median=2e-3, seed=2)])
+    assert main(["compare", base, cand, "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "inconclusive" in out and "too few samples" in out
