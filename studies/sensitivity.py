@@ -33,7 +33,7 @@ import nnbench
 from nnbench import _compare, _measure
 from nnbench._timing import run_rounds
 
-BASE_ITERS = 200
+BASE_ITERS = 100
 EXTRA = {"A/A": 0.0, "+3%": 0.03, "+5%": 0.05, "+10%": 0.10}
 
 
