@@ -207,6 +207,13 @@ def _get(rec: dict[str, Any], path: Sequence[str]) -> Any:
     return cur
 
 
+def _samples(values: Any) -> list[float]:
+    """The finite numbers of a stored sample list (null marks a non-finite value)."""
+    if not isinstance(values, list):
+        return []
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
 def _single(base: float, cand: float, threshold: float) -> dict[str, Any]:
     ratio = cand / base if base > 0 else None
     if ratio is None:
@@ -249,7 +256,7 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
         return out
     m = out["metrics"]
     for name, path, key in SAMPLED:
-        a, b = _get(base, path), _get(cand, path)
+        a, b = (_samples(_get(r, path)) for r in (base, cand))
         if a and b:
             m[name] = dict(ratio_test(a, b, getattr(thresholds, key)), kind="sampled", threshold=getattr(thresholds, key))
     for name, path, key in SINGLE:
