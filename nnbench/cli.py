@@ -86,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "md", "html"), default="text")
     p.add_argument("--out", help="output file (md/html); must not exist")
 
+    p = sub.add_parser("compare", help="compare two runs case by case; exit 1 on a regression")
+    p.add_argument("baseline", metavar="BASELINE", help="baseline run file")
+    p.add_argument("candidate", metavar="CANDIDATE", help="candidate run file")
+    p.add_argument("--threshold", help="practical threshold in percent: 5, or per metric time=5,dispatch=10,compile=25,exact=0")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+    p.add_argument("--allow-device-change", action="store_true", help="compare runs from different device kinds")
+    p.add_argument("--format", choices=("text", "md", "html", "json"), default="text")
+    p.add_argument("--out", help="output file; must not exist")
+
+    p = sub.add_parser("history", help="change points over many runs; exit 1 if the newest run is in a regression")
+    p.add_argument("dir", metavar="DIR", help="directory of run files (ordered by start time)")
+    p.add_argument("--threshold", help="relative step size to report, in percent (default 5)")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+    p.add_argument("--format", choices=("text", "md", "html", "json"), default="text")
+    p.add_argument("--out", help="output file; must not exist")
+
     sub.add_parser("env", help="print this machine's environment fingerprint")
 
     p = sub.add_parser("profile", help="capture an XLA profile of one case; print its top ops and how to view it")
@@ -245,7 +261,7 @@ def _lock(path: Path):
 def cmd_report(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _results
+    from nnbench import _report, _report_devices, _results
 
     runs = []
     try:
@@ -271,6 +287,8 @@ def cmd_report(args) -> int:
             for name, run in runs:
                 console.print(name, style="bold", markup=False, highlight=False)
                 _report.print_run(run, console)
+            if _report_devices.is_cross_device(runs):
+                _report_devices.print_table(runs, console)
         finally:
             if target is not None:
                 target.close()
@@ -278,17 +296,63 @@ def cmd_report(args) -> int:
     if args.format == "md":
         if args.out:
             written = _report.write_markdown(Path(args.out), runs)
+            if _report_devices.is_cross_device(runs):
+                written += _report_devices.append_markdown(Path(args.out), runs)
             print("\n".join(str(p) for p in written))
         else:
-            print(_report.markdown(runs))
+            print(_report.markdown(runs) + (_report_devices.markdown(runs) if _report_devices.is_cross_device(runs) else ""))
         return EXIT_OK
     text = _report.html_report(runs)
+    if _report_devices.is_cross_device(runs):
+        text = text.replace("</body></html>", _report_devices.html_section(runs) + "</body></html>")
     if args.out:
         Path(args.out).write_text(text)
         print(args.out)
     else:
         print(text)
     return EXIT_OK
+
+
+def _emit(args, kind: str, result: dict) -> None:
+    """Render a compare/history result to ``--out`` (never overwriting) or stdout."""
+    from nnbench import _report_compare
+
+    out = args.out
+    if out:
+        path = Path(out)
+        for p in (path, path.with_suffix(".png")) if args.format == "md" else (path,):
+            if p.exists():
+                raise BadInput(f"--out {out}: {p} already exists; refusing to overwrite it")
+        if not path.parent.is_dir():
+            raise BadInput(f"--out {out}: directory {path.parent} does not exist")
+    for written in _report_compare.emit(kind, args.format, out, result):
+        print(written)
+
+
+def cmd_compare(args) -> int:
+    from nnbench import _compare, _results
+
+    try:
+        thresholds = _compare.Thresholds.parse(args.threshold)
+        runs = [_results.read_run(p) for p in (args.baseline, args.candidate)]
+        result = _compare.compare_runs(*runs, thresholds, args.allow_device_change, args.baseline, args.candidate)
+    except (ValueError, _results.RunFileError) as e:  # CompareError is a ValueError
+        raise BadInput(str(e)) from None
+    _emit(args, "compare", result)
+    return EXIT_FOUND if result["regressions"] and not args.no_fail else EXIT_OK
+
+
+def cmd_history(args) -> int:
+    from nnbench import _history, _results
+
+    try:
+        threshold = _history.parse_threshold(args.threshold)
+        runs = [(f.name, _results.read_run(f)) for f in _results.run_files(args.dir)]
+    except (ValueError, _results.RunFileError) as e:
+        raise BadInput(str(e)) from None
+    result = _history.history(runs, threshold)
+    _emit(args, "history", result)
+    return EXIT_FOUND if result["in_regression"] and not args.no_fail else EXIT_OK
 
 
 def cmd_env(args) -> int:
@@ -344,7 +408,7 @@ def cmd_profile_diff(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "history": cmd_history, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
 
 
 def main(argv: list[str] | None = None) -> int:

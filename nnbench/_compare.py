@@ -1,0 +1,351 @@
+"""Compare two runs case by case: verdicts with ratios and confidence intervals.
+
+Plain data in, plain data out (a JSON-ready dict); rendering lives in
+``_report_compare``.
+
+Noisy metrics with raw samples (step time, dispatch) are compared on *batch
+medians*: each run's samples are cut into contiguous batches and each batch
+reduced to its median. Consecutive samples of one run are autocorrelated
+(caches, frequency, other load), so treating thousands of samples as
+independent makes any test flag tiny drifts; batch medians are close to
+independent. On those, ``scipy.stats.mannwhitneyu`` gives a p-value and
+``scipy.stats.bootstrap`` a confidence interval of the ratio of medians
+(candidate / baseline). A verdict needs both statistics and practice:
+
+- ``regressed``: the CI lies above 1 and the ratio is beyond ``1 + t``;
+- ``improved``: the CI lies below 1 and the ratio is below ``1 / (1 + t)``;
+- ``unchanged``: the ratio lies within ``[1 / (1 + t), 1 + t]`` and so does
+  the whole CI, or the CI excludes 1 (a real but practically small shift);
+- ``inconclusive``: anything else (the CI is too wide to say).
+
+Level shifts *between* runs (another job on the machine, a different CPU
+frequency) are invisible to any within-run statistic. As a guard, the
+practical threshold is raised to the larger within-run drift of the two runs
+(relative interquartile range of the batch medians): a run that wanders by
+8 % inside itself cannot support a 5 % verdict. A verdict also needs at
+least ``MIN_VERDICT_BATCHES`` batches per run. The sensitivity study
+(``studies/sensitivity.py``) measures what this gives on a real machine.
+
+Single-sample metrics (compile wall time: one cold compile per run) get a
+threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
+compiled memory, parameter count) are compared exactly: any change is shown,
+growth beyond the ``exact`` tolerance is a regression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+CONFIDENCE = 0.95
+MAX_BATCHES = 30
+MIN_BATCH = 5
+MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
+
+REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
+CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
+
+# (metric name, path in the record, kind, threshold key)
+SAMPLED = (("time", ("time", "samples_s"), "time"), ("dispatch", ("dispatch", "samples_s"), "dispatch"))
+SINGLE = (
+    ("compile.trace_s", ("compile", "trace_s"), "compile"),
+    ("compile.lower_s", ("compile", "lower_s"), "compile"),
+    ("compile.compile_s", ("compile", "compile_s"), "compile"),
+)
+EXACT = (
+    ("work.xla_flops", ("work", "xla_flops")),
+    ("work.xla_bytes_accessed", ("work", "xla_bytes_accessed")),
+    ("compile.hlo_ops", ("compile", "hlo_ops")),
+    ("compile.jaxpr_eqns", ("compile", "jaxpr_eqns")),
+    ("memory.compiled_argument_bytes", ("memory", "compiled_argument_bytes")),
+    ("memory.compiled_output_bytes", ("memory", "compiled_output_bytes")),
+    ("memory.compiled_temp_bytes", ("memory", "compiled_temp_bytes")),
+    ("memory.compiled_peak_bytes", ("memory", "compiled_peak_bytes")),
+    ("params", ("params",)),
+)
+ENV_KEYS = ("backend", "device_kind", "device_count", "process_count", "cpu_model", "python", "xla_flags", "matmul_precision", "x64", "git_commit", "host")
+
+
+class CompareError(ValueError):
+    """The two runs cannot be compared as asked (a bad-input error: exit 2)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Practical thresholds, relative (0.05 = 5 %), per metric family.
+
+    ``time`` and ``dispatch`` apply to sampled metrics, ``compile`` to the
+    single-sample compile stage times, ``exact`` to deterministic metrics
+    (growth beyond it is a regression; 0 means any growth).
+    """
+
+    time: float = 0.05
+    dispatch: float = 0.10
+    compile: float = 0.25
+    exact: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str | None) -> Thresholds:
+        """``"5"`` (time, in percent) or ``"time=5,compile=20,exact=1"``.
+
+        Raises ``ValueError`` naming the bad part.
+        """
+        if text is None:
+            return cls()
+        values: dict[str, float] = {}
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            key, _, num = part.rpartition("=")
+            key = key.strip() or "time"
+            if key not in {f.name for f in dataclasses.fields(cls)}:
+                raise ValueError(f"unknown threshold {key!r} (known: time, dispatch, compile, exact)")
+            values[key] = parse_percent(num, part)
+        return dataclasses.replace(cls(), **values)
+
+
+def parse_percent(text: str, what: str | None = None) -> float:
+    """``"5"`` -> 0.05; ``ValueError`` naming ``what`` unless a percentage in [0, 1000)."""
+    try:
+        pct = float(text)
+    except ValueError:
+        raise ValueError(f"threshold {what or text!r}: not a number") from None
+    if not (math.isfinite(pct) and 0 <= pct < 1000):
+        raise ValueError(f"threshold {what or text!r}: must be a percentage in [0, 1000)")
+    return pct / 100
+
+
+def batch_medians(samples: Sequence[float], max_batches: int = MAX_BATCHES, min_batch: int = MIN_BATCH) -> np.ndarray:
+    """Medians of contiguous batches of ``samples`` (float64, shape ``(k,)``).
+
+    ``k = min(max_batches, n // min_batch)``; with fewer than
+    ``2 * min_batch`` samples the raw samples are returned.
+    """
+    x = np.asarray(samples, dtype=float)
+    k = min(max_batches, x.size // min_batch)
+    if k < 2:
+        return x
+    return np.array([np.median(b) for b in np.array_split(x, k)])
+
+
+def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, confidence: float = CONFIDENCE, seed: int = 0) -> dict[str, Any]:
+    """Compare two sample sets (e.g. step times in seconds, 1-D float).
+
+    Returns ``{"base", "cand"}`` (medians), ``ratio`` (cand / base median),
+    ``ci_low``/``ci_high`` (bootstrap CI of the ratio of batch medians),
+    ``p_value`` (two-sided Mann-Whitney U on batch medians), ``batches``,
+    ``drift`` (the larger relative spread of batch medians within a run),
+    ``threshold_used`` (``max(threshold, drift)``) and ``verdict`` (see
+    ``decide``).
+    """
+    a, b = batch_medians(base), batch_medians(cand)
+    med_a, med_b = float(np.median(base)), float(np.median(cand))
+    out: dict[str, Any] = {"base": med_a, "cand": med_b, "ratio": med_b / med_a if med_a > 0 else None, "batches": [int(a.size), int(b.size)]}
+    if a.size < 3 or b.size < 3 or med_a <= 0:
+        out.update(ci_low=None, ci_high=None, p_value=None, drift=None, threshold_used=threshold, verdict=INCONCLUSIVE)
+        return out
+
+    def stat(x, y, axis=-1):
+        return np.median(y, axis=axis) / np.median(x, axis=axis)
+
+    out["drift"] = max(_drift(a), _drift(b))
+    res = scipy.stats.bootstrap(
+        (a, b), stat, confidence_level=confidence, n_resamples=2000, method="percentile", vectorized=True, rng=np.random.default_rng(seed)
+    )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    p = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    out.update(ci_low=lo, ci_high=hi, p_value=p)
+    out["threshold_used"], out["verdict"] = decide(out, threshold)
+    return out
+
+
+def decide(res: dict[str, Any], threshold: float) -> tuple[float, str]:
+    """``(threshold used, verdict)`` for a ``ratio_test`` result.
+
+    Fewer than ``MIN_VERDICT_BATCHES`` batches on a side: inconclusive (too
+    few near-independent values to bound anything). A level shift between
+    runs smaller than the drift inside a run is not evidence, so the
+    practical bar is raised to the runs' own drift.
+    """
+    if res["ci_low"] is None:
+        return threshold, INCONCLUSIVE
+    used = max(threshold, res["drift"])
+    if min(res["batches"]) < MIN_VERDICT_BATCHES:
+        return used, INCONCLUSIVE
+    return used, verdict(res["ratio"], res["ci_low"], res["ci_high"], used)
+
+
+def _drift(batches: np.ndarray) -> float:
+    """Relative interquartile range of one run's batch medians: its own drift."""
+    q25, q50, q75 = np.quantile(batches, [0.25, 0.5, 0.75])
+    return float((q75 - q25) / q50) if q50 > 0 else math.inf
+
+
+def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:
+    """The rule in the module docstring (ratio and CI: candidate / baseline)."""
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    if lo > 1 and ratio > up:
+        return REGRESSED
+    if hi < 1 and ratio < down:
+        return IMPROVED
+    if down <= ratio <= up and ((lo >= down and hi <= up) or lo > 1 or hi < 1):
+        return UNCHANGED
+    return INCONCLUSIVE
+
+
+def _get(rec: dict[str, Any], path: Sequence[str]) -> Any:
+    cur: Any = rec
+    for p in path:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def _samples(values: Any) -> list[float]:
+    """The finite numbers of a stored sample list (null marks a non-finite value)."""
+    if not isinstance(values, list):
+        return []
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def _single(base: float, cand: float, threshold: float) -> dict[str, Any]:
+    ratio = cand / base if base > 0 else None
+    if ratio is None:
+        v = INCONCLUSIVE
+    elif ratio > 1 + threshold:
+        v = REGRESSED
+    elif ratio < 1 / (1 + threshold):
+        v = IMPROVED
+    else:
+        v = UNCHANGED
+    return {"base": base, "cand": cand, "ratio": ratio, "ci_low": None, "ci_high": None, "p_value": None, "verdict": v}
+
+
+def _exact(base: float, cand: float, tolerance: float) -> dict[str, Any]:
+    ratio = cand / base if base else None
+    if cand == base:
+        v = UNCHANGED
+    elif cand > base * (1 + tolerance) if base >= 0 else cand > base:
+        v = REGRESSED
+    elif cand < base:
+        v = IMPROVED
+    else:
+        v = CHANGED
+    return {"base": base, "cand": cand, "ratio": ratio, "verdict": v}
+
+
+def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """Metrics of one case in two runs: ``{"status", "metrics": {name: result}}``."""
+    out: dict[str, Any] = {"id": base["id"], "case": base["case"], "base_status": base["status"], "cand_status": cand["status"], "metrics": {}}
+    if base["status"] != "ok" or cand["status"] != "ok":
+        if base["status"] == "ok":
+            out["verdict"] = REGRESSED  # it worked and now it does not
+            out["note"] = f"now {cand['status']}: {cand.get('error')}"
+        elif cand["status"] == "ok":
+            out["verdict"] = IMPROVED
+            out["note"] = f"was {base['status']}, now ok"
+        else:
+            out["verdict"] = INCONCLUSIVE
+            out["note"] = f"{base['status']} in both runs"
+        return out
+    m = out["metrics"]
+    for name, path, key in SAMPLED:
+        a, b = (_samples(_get(r, path)) for r in (base, cand))
+        if a and b:
+            m[name] = dict(ratio_test(a, b, getattr(thresholds, key)), kind="sampled", threshold=getattr(thresholds, key))
+    for name, path, key in SINGLE:
+        a, b = _get(base, path), _get(cand, path)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            m[name] = dict(_single(a, b, getattr(thresholds, key)), kind="single", threshold=getattr(thresholds, key))
+    for name, path in EXACT:
+        a, b = _get(base, path), _get(cand, path)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            m[name] = dict(_exact(a, b, thresholds.exact), kind="exact", threshold=thresholds.exact)
+    verdicts = [r["verdict"] for r in m.values()]
+    out["verdict"] = next((v for v in (REGRESSED, IMPROVED, INCONCLUSIVE) if v in verdicts), UNCHANGED)
+    return out
+
+
+def env_differences(base_env: dict[str, Any], cand_env: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, baseline value, candidate value)`` for every differing entry."""
+    diffs = []
+    for key in ENV_KEYS:
+        if base_env.get(key) != cand_env.get(key):
+            diffs.append((key, base_env.get(key), cand_env.get(key)))
+    bv, cv = base_env.get("versions") or {}, cand_env.get("versions") or {}
+    for pkg in sorted(set(bv) | set(cv)):
+        if bv.get(pkg) != cv.get(pkg):
+            diffs.append((f"versions.{pkg}", bv.get(pkg), cv.get(pkg)))
+    return diffs
+
+
+def _profile_diff(base_path: str, base: dict[str, Any], cand_path: str, cand: dict[str, Any]) -> str | None:
+    """The profile module's diff block, when both records carry a profile and it exists."""
+    if not (base.get("profile") and cand.get("profile")):
+        return None
+    import importlib
+
+    try:
+        fn = importlib.import_module("nnbench._profile").diff_for_compare
+    except (ImportError, AttributeError):
+        return None
+    try:
+        return fn(base_path, base, cand_path, cand)
+    except Exception as e:  # noqa: BLE001 - a profile diff must not break a comparison
+        return f"(profile diff failed: {type(e).__name__}: {e})"
+
+
+def compare_runs(
+    base_run: dict[str, Any],
+    cand_run: dict[str, Any],
+    thresholds: Thresholds | None = None,
+    allow_device_change: bool = False,
+    base_path: str = "baseline",
+    cand_path: str = "candidate",
+) -> dict[str, Any]:
+    """Compare two validated run files (dicts from ``read_run``).
+
+    Raises ``CompareError`` when the device kinds (or backends) differ and
+    ``allow_device_change`` is false. Returns a JSON-ready dict with
+    ``env_diff``, ``cases`` (matched, with verdicts), ``only_base``,
+    ``only_cand``, ``regressions`` (count) and ``thresholds``.
+    """
+    from nnbench._cases import Case
+
+    thresholds = thresholds or Thresholds()
+    be, ce = base_run["env"], cand_run["env"]
+    for key in ("backend", "device_kind"):
+        if be.get(key) != ce.get(key) and not allow_device_change:
+            raise CompareError(
+                f"different {key.replace('_', ' ')}s ({be.get(key)!r} vs {ce.get(key)!r}); "
+                "pass --allow-device-change to compare them anyway"
+            )
+    base_recs = {r["id"]: r for r in base_run["records"]}
+    cand_recs = {r["id"]: r for r in cand_run["records"]}
+    cases = []
+    for cid in [i for i in base_recs if i in cand_recs]:
+        res = compare_records(base_recs[cid], cand_recs[cid], thresholds)
+        try:
+            res["command"] = Case.from_dict(base_recs[cid]["case"]).command()
+        except TypeError:
+            res["command"] = None
+        prof = _profile_diff(base_path, base_recs[cid], cand_path, cand_recs[cid])
+        if prof:
+            res["profile_diff"] = prof
+        cases.append(res)
+    return {
+        "baseline": {"path": base_path, "started": base_run.get("started"), "env": be},
+        "candidate": {"path": cand_path, "started": cand_run.get("started"), "env": ce},
+        "env_diff": [list(d) for d in env_differences(be, ce)],
+        "thresholds": dataclasses.asdict(thresholds),
+        "cases": cases,
+        "only_base": [i for i in base_recs if i not in cand_recs],
+        "only_cand": [i for i in cand_recs if i not in base_recs],
+        "regressions": sum(c["verdict"] == REGRESSED for c in cases),
+    }

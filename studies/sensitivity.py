@@ -1,0 +1,118 @@
+"""Sensitivity of ``nnbench compare``'s step-time verdict on this machine.
+
+Runs A/A comparisons (the same step measured twice, as two CI runs would)
+and A/B comparisons against a deliberately slowed variant (+3 %, +5 %,
++10 % more loop iterations of the same work), each ``--reps`` times, with
+``nnbench.measure`` and the same ``ratio_test`` that ``nnbench compare``
+uses. Prints the false-alarm rate (A/A called regressed or improved) and the
+detection rate (A/B called regressed) at the default threshold, and the same
+rates at other thresholds from the stored ratios and CIs, to tune the
+default. Order (A first or B first) alternates between repetitions.
+``--interleaved`` instead samples A and B in shuffled rounds within one
+run (how ``nnbench run`` times the styles of a layer), which separates what
+the statistics do from how much the machine drifts between runs.
+
+    PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
+
+This is a benchmark, not a test: it takes minutes and its figures depend
+on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+import nnbench
+from nnbench import _compare, _measure
+from nnbench._timing import run_rounds
+
+BASE_ITERS = 100
+EXTRA = {"A/A": 0.0, "+3%": 0.03, "+5%": 0.05, "+10%": 0.10}
+
+
+def make_step(iters: int):
+    """A jitted step doing ``iters`` rounds of ``tanh(x @ w)`` on (64, 64) float32."""
+
+    def step(x, w):
+        return jax.lax.fori_loop(0, iters, lambda i, y: jnp.tanh(y @ w), x)
+
+    return jax.jit(step)
+
+
+def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved: bool = False) -> dict:
+    x = jnp.ones((64, 64), jnp.float32) * 0.01
+    w = jnp.eye(64, dtype=jnp.float32) * 0.5
+    base_step = make_step(BASE_ITERS)
+    cand_step = make_step(round(BASE_ITERS * (1 + extra)))
+    order = [("base", base_step), ("cand", cand_step)]
+    if rep % 2:
+        order.reverse()
+    samples = {}
+    if interleaved:  # both in one run, sampled in shuffled rounds: shared machine state
+        prepared = {name: _measure.prepare(step, (x, w)) for name, step in order}
+        _measure.reprime(list(prepared.values()))
+        run_rounds([p.lane for p in prepared.values()], policy)
+        samples = {name: p.lane.samples_s for name, p in prepared.items()}
+    else:  # two separate measurements, one after the other, as two CI runs
+        for name, step in order:
+            samples[name] = nnbench.measure(step, x, w, policy=policy)["time"]["samples_s"]
+    res = _compare.ratio_test(samples["base"], samples["cand"], _compare.Thresholds().time, seed=rep)
+    return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "batches", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
+
+
+def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
+    out = {"inconclusive": {}}
+    for cond, ts in trials.items():
+        vs = [_compare.decide(t, threshold)[1] for t in ts]
+        if cond == "A/A":
+            out[cond] = sum(v in (_compare.REGRESSED, _compare.IMPROVED) for v in vs) / len(vs)
+        else:
+            out[cond] = sum(v == _compare.REGRESSED for v in vs) / len(vs)
+        out["inconclusive"][cond] = sum(v == _compare.INCONCLUSIVE for v in vs) / len(vs)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
+    ap.add_argument("--budget", type=float, default=0.25, help="timing budget per measurement, seconds (default 0.25)")
+    ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
+    ap.add_argument("--out", help="write every trial's ratio and CI here (JSON)")
+    args = ap.parse_args(argv)
+    policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    trials: dict[str, list[dict]] = {c: [] for c in EXTRA}
+    for rep in range(args.reps):
+        for cond, extra in EXTRA.items():
+            trials[cond].append(one_trial(extra, rep, policy, args.interleaved))
+        print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    load1 = os.getloadavg()[0]
+    default = _compare.Thresholds().time
+    print(f"{'interleaved' if args.interleaved else 'sequential'}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
+    for cond, ts in trials.items():
+        r = sorted(t["ratio"] for t in ts)
+        print(f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; samples/run ~{ts[0]['n'][0]}")
+    print("\nthreshold | false alarms (A/A) | detected +3% | detected +5% | detected +10% | inconclusive A/A, +3, +5, +10")
+    print("---:|---:|---:|---:|---:|---:")
+    for t in sorted({0.01, 0.02, 0.03, default, 0.05, 0.07}):
+        r = rates(trials, t)
+        mark = " (default)" if t == default else ""
+        inc = ", ".join(f"{100 * v:.0f} %" for v in r["inconclusive"].values())
+        print(f"{100 * t:.0f} %{mark} | {100 * r['A/A']:.0f} % | {100 * r['+3%']:.0f} % | {100 * r['+5%']:.0f} % | {100 * r['+10%']:.0f} % | {inc}")
+    if args.out:
+        with open(args.out, "x") as f:
+            json.dump({"interleaved": args.interleaved, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

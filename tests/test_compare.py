@@ -1,0 +1,284 @@
+"""``nnbench compare`` and ``nnbench history`` on synthetic run files with
+controlled sample distributions (no JAX needed): verdicts, exit codes,
+refusals, escaping, step detection."""
+
+import json
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from nnbench import _compare, _results, _stats
+from nnbench.cli import main
+
+CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}
+
+
+def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops=1e6, rho=0.0, **extra):
+    """A record whose step times are AR(1) noise (correlation ``rho``) around ``median``."""
+    case = dict(CASE, **(case or {}))
+    rid = "/".join(case[k] for k in ("layer", "style", "mode", "size", "dtype"))
+    rec = {"id": rid, "case": case, "status": status, "error": None if status == "ok" else "boom"}
+    if status != "ok":
+        return rec
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal(n) * 0.02
+    for i in range(1, n):
+        e[i] = rho * e[i - 1] + np.sqrt(1 - rho**2) * e[i]
+    samples = (median * np.exp(e)).tolist()
+    dispatch = [s / 10 for s in samples]
+    rec.update(
+        time={**_stats.summarize(samples), "samples_s": samples},
+        dispatch={**_stats.summarize(dispatch), "samples_s": dispatch},
+        compile={"trace_s": 0.01, "lower_s": 0.01, "compile_s": 0.05, "total_s": 0.07, "hlo_ops": hlo_ops, "jaxpr_eqns": 10},
+        work={"xla_flops": flops, "achieved_flops_per_s": None, "peak_flops_per_s": None, "mfu": None},
+        throughput={"items_per_s": None},
+        memory={"compiled_temp_bytes": 1024},
+    )
+    rec.update(extra)
+    return rec
+
+
+def run(records, device_kind="cpu", started="2026-11-26T00:00:00+00:00", commit="abc"):
+    env = {"backend": "cpu", "device_kind": device_kind, "device_count": 1, "versions": {"jax": "0.10.2"}, "git_commit": commit}
+    return {"schema": _results.SCHEMA, "started": started, "finished": started, "argv": [], "suite": None, "env": env, "records": records}
+
+
+def write(path, data):
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    def make(base_records, cand_records, **cand_kw):
+        return write(tmp_path / "base.json", run(base_records)), write(tmp_path / "cand.json", run(cand_records, **cand_kw))
+
+    return make
+
+
+def test_a_a_is_unchanged_and_exits_0(pair, capsys):
+    base, cand = pair([record(seed=1)], [record(seed=2)])
+    assert main(["compare", base, cand]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged" in out and "regressed" not in out.split("cases compared")[0]
+
+
+def test_slower_candidate_regresses_exit_1_with_command(pair, capsys):
+    base, cand = pair([record(seed=1)], [record(median=1.2e-3, seed=2)])
+    assert main(["compare", base, cand]) == 1
+    out = capsys.readouterr().out
+    assert "regressed" in out
+    assert "nnbench run --layer mlp --style jax --mode forward --size tiny --dtype float32" in out
+    assert main(["compare", base, cand, "--no-fail"]) == 0
+
+
+def test_faster_candidate_improves(pair, capsys):
+    base, cand = pair([record(seed=1)], [record(median=0.8e-3, seed=2)])
+    assert main(["compare", base, cand, "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    t = result["cases"][0]["metrics"]["time"]
+    assert t["verdict"] == "improved" and t["ci_high"] < 1 and 0.75 < t["ratio"] < 0.85
+
+
+def test_threshold_override_absorbs_a_small_change(pair):
+    base, cand = pair([record(seed=1)], [record(median=1.08e-3, seed=2)])
+    assert main(["compare", base, cand]) == 1
+    assert main(["compare", base, cand, "--threshold", "time=10"]) == 0
+
+
+def test_deterministic_metric_growth_is_a_regression(pair, capsys):
+    base, cand = pair([record(seed=1)], [record(seed=1, hlo_ops=41)])
+    assert main(["compare", base, cand, "--format", "json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    m = result["cases"][0]["metrics"]
+    assert m["compile.hlo_ops"]["verdict"] == "regressed" and m["time"]["verdict"] == "unchanged"
+    assert main(["compare", base, cand, "--threshold", "exact=5"]) == 0
+
+
+def test_case_that_now_fails_regresses_and_one_sided_cases_listed(pair, capsys):
+    other = {"style": "haiku"}
+    base, cand = pair([record(), record(case=other)], [record(status="failed"), record(case={"style": "linen"})])
+    assert main(["compare", base, cand]) == 1
+    out = capsys.readouterr().out
+    assert "only in the baseline: mlp/haiku/forward/tiny/float32" in out
+    assert "only in the candidate: mlp/linen/forward/tiny/float32" in out
+
+
+def test_device_change_refused_unless_allowed(pair, capsys):
+    base, cand = pair([record(seed=1)], [record(seed=2)], device_kind="NVIDIA H100")
+    assert main(["compare", base, cand]) == 2
+    assert "allow-device-change" in capsys.readouterr().err
+    assert main(["compare", base, cand, "--allow-device-change"]) == 0
+    assert "NVIDIA H100" in capsys.readouterr().out  # environment differences shown
+
+
+@pytest.mark.parametrize("argv", [["--threshold", "fast=5"], ["--threshold", "x"], ["--threshold", "-3"], ["--format", "pdf"]])
+def test_bad_requests_exit_2_one_line(pair, argv, capsys):
+    base, cand = pair([record()], [record()])
+    assert main(["compare", base, cand, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nnbench: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_bad_request_through_the_console_entry_point(pair):
+    base, cand = pair([record()], [record()])
+    proc = subprocess.run([sys.executable, "-m", "nnbench", "compare", base, cand, "--threshold", "x"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("nnbench: error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_run_and_existing_out(pair, tmp_path, capsys):
+    base, cand = pair([record()], [record()])
+    (tmp_path / "bad.json").write_text("{")
+    assert main(["compare", base, str(tmp_path / "bad.json")]) == 2
+    out = tmp_path / "r.md"
+    out.write_text("keep")
+    assert main(["compare", base, cand, "--format", "md", "--out", str(out)]) == 2
+    assert out.read_text() == "keep"
+
+
+def test_names_escaped_in_md_and_html(pair, tmp_path):
+    evil = {"layer": "<script>alert(1)</script>", "size": "a|b*"}
+    base, cand = pair([record(case=evil, seed=1)], [record(case=evil, median=1.3e-3, seed=2)])
+    md, page = tmp_path / "c.md", tmp_path / "c.html"
+    assert main(["compare", base, cand, "--format", "md", "--out", str(md), "--no-fail"]) == 0
+    assert main(["compare", base, cand, "--format", "html", "--out", str(page), "--no-fail"]) == 0
+    for text in (md.read_text(), page.read_text()):
+        assert "<script>" not in text and "&lt;script&gt;" in text
+    assert md.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    assert "data:image/png;base64," in page.read_text()
+
+
+def test_profile_diff_shown_when_module_provides_it(pair, capsys, monkeypatch):
+    calls = []
+    fake = types.ModuleType("nnbench._profile")
+    fake.diff_for_compare = lambda bp, br, cp, cr: calls.append((bp, cp)) or "top op fusion.3: +12 %"
+    monkeypatch.setitem(sys.modules, "nnbench._profile", fake)
+    base, cand = pair([record(seed=1, profile={"x": 1})], [record(seed=2, profile={"x": 2})])
+    assert main(["compare", base, cand]) == 0
+    assert "top op fusion.3: +12 %" in capsys.readouterr().out
+    assert calls == [(base, cand)]
+
+
+def test_a_a_false_alarm_rate_on_autocorrelated_samples():
+    """Strongly autocorrelated A/A samples: the verdict must not cry wolf."""
+    alarms = 0
+    for seed in range(60):
+        a = record(seed=2 * seed, rho=0.9)["time"]["samples_s"]
+        b = record(seed=2 * seed + 1, rho=0.9)["time"]["samples_s"]
+        alarms += _compare.ratio_test(a, b, 0.05)["verdict"] in ("regressed", "improved")
+    assert alarms <= 3
+
+
+def test_thresholds_parse():
+    t = _compare.Thresholds.parse("3,compile=20")
+    assert (t.time, t.compile, t.dispatch) == (0.03, 0.20, _compare.Thresholds().dispatch)
+
+
+# --- history ---
+
+
+def write_history(tmp_path, medians, hlo=None):
+    d = tmp_path / "hist"
+    d.mkdir()
+    for i, m in enumerate(medians):
+        rec = record(median=m, seed=i, hlo_ops=(hlo or {}).get(i, 40))
+        write(d / f"night-{i:02d}.json", run([rec], started=f"2026-11-{i + 1:02d}T00:00:00+00:00", commit=f"c{i}"))
+    return str(d)
+
+
+def test_history_names_the_first_run_of_a_regression_and_exits_1(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    medians = list(1e-3 * (1 + 0.01 * rng.standard_normal(7))) + list(1.3e-3 * (1 + 0.01 * rng.standard_normal(5)))
+    d = write_history(tmp_path, medians)
+    assert main(["history", d, "--format", "json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    time_series = next(s for s in result["series"] if s["metric"] == "time")
+    assert [c["run"] for c in time_series["changes"]] == [7]
+    assert result["in_regression"] == ["mlp/jax/forward/tiny/float32 time"]
+    assert main(["history", d]) == 1
+    out = capsys.readouterr().out
+    assert "night-07.json" in out and "in regression" in out
+    assert main(["history", d, "--no-fail"]) == 0
+
+
+def test_history_recovered_series_exits_0_and_renders(tmp_path, capsys):
+    medians = [1e-3] * 5 + [1.3e-3] * 4 + [1e-3] * 4
+    d = write_history(tmp_path, [m * (1 + 0.002 * (i % 3)) for i, m in enumerate(medians)])
+    out = tmp_path / "h.html"
+    assert main(["history", d, "--format", "html", "--out", str(out)]) == 0
+    page = out.read_text()
+    assert "night-05.json" in page and "night-09.json" in page and "data:image/png;base64," in page
+
+
+def test_drifting_runs_raise_the_bar():
+    """A run whose level wanders 20 % inside itself cannot support a 6 % verdict."""
+    a = record(seed=1)["time"]["samples_s"]
+    drifting = [s * (1.2 if (i // 30) % 2 else 1.0) for i, s in enumerate(record(seed=2)["time"]["samples_s"])]
+    res = _compare.ratio_test(a, [s * 1.06 for s in drifting], 0.05)
+    assert res["drift"] > 0.1 and res["threshold_used"] == res["drift"]
+    assert res["verdict"] != "regressed"
+
+
+# --- cross-device report ---
+
+
+def test_cross_device_report_side_by_side(tmp_path, capsys):
+    cpu = write(tmp_path / "cpu.json", run([record(median=2e-3, throughput={"items_per_s": 500.0})]))
+    tpu_rec = record(median=1e-4, throughput={"items_per_s": 10000.0}, devices={"count": 4})
+    tpu_rec["work"]["mfu"] = 0.31
+    tpu = write(tmp_path / "tpu.json", run([tpu_rec], device_kind="TPU <v5e>"))
+    md = tmp_path / "r.md"
+    assert main(["report", cpu, tpu, "--format", "md", "--out", str(md)]) == 0
+    text = md.read_text()
+    section = text[text.index("## across devices"):]
+    row = next(line for line in section.splitlines() if line.startswith("| mlp/jax/forward/tiny/float32"))
+    cells = row.split(" | ")
+    assert "★" in cells[2] and "★" not in cells[1]  # the TPU is fastest
+    assert "2500/s/chip" in cells[2] and "31.0 %" in cells[2]  # 10000 items/s over 4 chips
+    assert "TPU &lt;v5e&gt; ×1" in section and (tmp_path / "r.devices.png").exists()
+    page = tmp_path / "r.html"
+    assert main(["report", cpu, tpu, "--format", "html", "--out", str(page)]) == 0
+    assert "across devices" in page.read_text() and "TPU <v5e>" not in page.read_text()
+    assert main(["report", cpu, tpu]) == 0
+    assert "across devices" in capsys.readouterr().out
+
+
+# --- on a real run file (tests/data: `nnbench run --layer mlp --style jax,linen --mode forward,train --size tiny`) ---
+
+REAL = __import__("pathlib").Path(__file__).parent / "data" / "run-mlp-tiny.json"
+
+
+def _real_variant(tmp_path, name, scale=1.0, **env):
+    data = json.loads(REAL.read_text())
+    data["env"].update(env)
+    for rec in data["records"]:
+        rec["time"]["samples_s"] = [s * scale for s in rec["time"]["samples_s"]]
+    return write(tmp_path / name, data)
+
+
+def test_real_run_against_itself_exits_0(capsys):
+    assert main(["compare", str(REAL), str(REAL), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["cases"]) == 4 and result["regressions"] == 0 and not result["env_diff"]
+    times = [c["metrics"]["time"] for c in result["cases"]]
+    assert all(t["ratio"] == 1 and t["ci_low"] <= 1 <= t["ci_high"] for t in times)
+    assert {t["verdict"] for t in times} <= {"unchanged", "inconclusive"}  # inconclusive: a run too noisy to bound 5 %
+    assert all(c["metrics"]["compile.hlo_ops"]["verdict"] == "unchanged" for c in result["cases"])
+
+
+def test_real_run_slowed_exits_1_other_device_exits_2(tmp_path, capsys):
+    assert main(["compare", str(REAL), _real_variant(tmp_path, "slow.json", 2.0)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("reproduce: nnbench run --layer mlp") == 4
+    assert main(["compare", str(REAL), _real_variant(tmp_path, "gpu.json", device_kind="NVIDIA H100")]) == 2
+
+
+def test_too_few_samples_is_inconclusive(pair, capsys):
+    base, cand = pair([record(n=30, seed=1)], [record(n=30, median=2e-3, seed=2)])
+    assert main(["compare", base, cand, "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "inconclusive" in out and "too few samples" in out
