@@ -21,6 +21,8 @@ class RunOptions:
     policy: TimingPolicy = TimingPolicy()
     in_process: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
+    compile_cache: str | None = None  # JAX persistent compilation cache directory; None: off
+    lower_for: tuple[str, ...] = ()  # also lower each case for these platforms
 
 
 def run(
@@ -62,9 +64,29 @@ def run(
 
 def _run_group(members: Sequence[Case], options: RunOptions) -> list[dict[str, Any]]:
     if options.in_process:
-        return run_group(members, options.policy)
-    records = run_in_subprocess(members, options.policy, options.timeout_s)
+        return run_group(members, options.policy, options.lower_for)
+    # The timing worker runs without the persistent cache: its compile is
+    # the cold one (a cache entry written by the parity gate's identical
+    # program would otherwise turn it into a cache read).
+    extra = {"lower_for": list(options.lower_for)}
+    records = run_in_subprocess(members, options.policy, options.timeout_s, extra)
     if len(members) > 1 and any(r.get("fault") in ("timeout", "signal", "exit") for r in records):
         # The worker died: rerun each case alone so only the culprit fails.
-        records = [run_in_subprocess([m], options.policy, options.timeout_s)[0] for m in members]
+        records = [run_in_subprocess([m], options.policy, options.timeout_s, extra)[0] for m in members]
+    if options.compile_cache:
+        _add_warm_compile(members, records, options)
     return records
+
+
+def _add_warm_compile(members: Sequence[Case], records: list[dict[str, Any]], options: RunOptions) -> None:
+    """Compile the group twice more over the persistent cache, each time in a
+    fresh process: ``compile.cache_fill`` (hit or miss: a miss writes the
+    entry) and ``compile.warm`` (the compile a user sees on a rerun)."""
+    todo = [(m, r) for m, r in zip(members, records, strict=True) if r["status"] == "ok"]
+    if not todo:
+        return
+    extra = {"compile_cache": options.compile_cache, "compile_only": True}
+    for key in ("cache_fill", "warm"):
+        again = run_in_subprocess([m for m, _ in todo], options.policy, options.timeout_s, extra)
+        for (_, record), w in zip(todo, again, strict=True):
+            record["compile"][key] = w["compile"] if w["status"] == "ok" else {"error": w.get("error")}

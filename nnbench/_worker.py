@@ -62,17 +62,73 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
         return out
 
 
-def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list[dict[str, Any]]:
-    """Measure ``cases`` in this process; never raises for a case's fault."""
+def enable_compile_cache(path: str) -> None:
+    """Use JAX's persistent compilation cache in ``path`` for this process.
+
+    JAX by default only caches programs whose compile took at least
+    ``jax_persistent_cache_min_compile_time_secs = 1.0`` s, which leaves
+    every small benchmark uncached; nnbench sets it to 0 so every case is.
+    """
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def compile_pass(cases: Sequence[Case]) -> list[dict[str, Any]]:
+    """Build and compile each case (stage API, JAX caches cleared), untimed
+    steps: the warm-compile pass run in a fresh process over a persistent
+    cache. Records hold ``compile`` only."""
     import layers
-    from nnbench import _measure
+    from nnbench import _compile
+
+    records = []
+    for case in cases:
+        record = base_record(case)
+        try:
+            built = layers.build(layers.get(case.layer), case.style, case.size, case.mode, case.dtype)
+            _, info, _, _ = _compile.compile_stages(built.step, built.args)
+            info.pop("hlo_op_histogram", None)
+            record.update(status="ok", compile=info)
+        except Exception as e:  # noqa: BLE001
+            _fail(record, e)
+        records.append(record)
+    return records
+
+
+def _param_summary(entry, case: Case) -> dict[str, int]:
+    """Parameter leaves and scalars of the case's model (shapes only, no compute)."""
+    import jax
+
+    from layers import _styles
+
+    config = entry.config(case.size)
+
+    def weights():
+        k_data, k_init = jax.random.split(jax.random.key(0))
+        batch = _styles.batch_for(entry, config, case.dtype, k_data)
+        return _styles.canonical_weights(entry, config, case.dtype, k_init, batch["x"])
+
+    leaves = jax.tree_util.tree_leaves(jax.eval_shape(weights)["params"])
+    return {"param_leaves": len(leaves), "params": int(sum(leaf.size for leaf in leaves))}
+
+
+def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, lower_for: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Measure ``cases`` in this process; never raises for a case's fault.
+
+    ``lower_for``: platforms (``tpu``, ``gpu``, ...) to also lower each case
+    for, recorded under ``lower_for``.
+    """
+    import layers
+    from nnbench import _compile, _measure
 
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
     ready: list[tuple[dict[str, Any], _measure.Prepared, Any]] = []
     t0 = time.perf_counter()
     parity = _group_parity(cases)
-    for case, record in zip(cases, records):
+    for case, record in zip(cases, records, strict=True):
         try:
             entry = layers.get(case.layer)
             config = entry.config(case.size)
@@ -86,8 +142,11 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
                 if not result["ok"]:
                     record.update(status="invalid", error=f"parity: {result['message']}")
                     continue
+            record["model"] = _param_summary(entry, case)
             rss_before = _measure.current_rss_bytes()
             built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+            if lower_for:
+                record["lower_for"] = _compile.lower_for(built.step, built.args, tuple(lower_for))
             prepared = _measure.prepare(
                 built.step,
                 built.args,
@@ -121,8 +180,15 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
     return records
 
 
-def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
+def run_in_subprocess(
+    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, options: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Run ``cases`` as one group in a fresh worker process.
+
+    ``options``: ``compile_cache`` (directory of JAX's persistent cache),
+    ``lower_for`` (platform names), ``compile_only`` (the warm-compile pass:
+    ``compile_pass`` instead of ``run_group``). The worker runs with GPU
+    preallocation disabled so device memory statistics are per use.
 
     A worker that dies (signal, non-zero exit) or outlives ``timeout_s`` gives
     failed records naming the fault: ``fault`` is ``timeout``, ``signal`` or
@@ -130,7 +196,7 @@ def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: fl
     """
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path}
+        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "options": options or {}}
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "nnbench._worker"],
@@ -139,6 +205,7 @@ def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: fl
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
         )
         try:
             _, stderr = proc.communicate(json.dumps(request), timeout=timeout_s)
@@ -175,9 +242,16 @@ def _main() -> int:
     from nnbench._measure import peak_rss_bytes
 
     request = json.loads(sys.stdin.read())
+    options = request.get("options") or {}
+    if options.get("compile_cache"):
+        enable_compile_cache(options["compile_cache"])
     layers.all_entries()  # import every style's library before the baseline
     baseline = peak_rss_bytes()
-    records = run_group([Case.from_dict(c) for c in request["cases"]], TimingPolicy(**request["policy"]))
+    cases = [Case.from_dict(c) for c in request["cases"]]
+    if options.get("compile_only"):
+        records = compile_pass(cases)
+    else:
+        records = run_group(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or ())
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     tmp = request["out"] + ".tmp"

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive(float), default=1.0, help="timing budget per case in seconds (default 1)")
     p.add_argument("--target-ci", type=_positive(float), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int), default=10, help="timed calls at least (default 10)")
+    p.add_argument("--compile-cache", metavar="DIR", help="use JAX's persistent compilation cache in DIR and record cold vs warm compile (default: off)")
+    p.add_argument("--lower-for", metavar="PLATFORMS", help="also lower each case for these platforms (tpu,gpu,rocm,cpu): lowering time, StableHLO op count")
 
     p = sub.add_parser("report", help="render one or more run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run files or directories of them")
@@ -102,6 +104,34 @@ def _select(args):
         raise BadInput(str(e)) from None
 
 
+def _lower_for(text: str | None) -> tuple[str, ...]:
+    from nnbench._compile import LOWER_PLATFORMS
+
+    names = tuple(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
+    for name in names:
+        if name not in LOWER_PLATFORMS:
+            raise BadInput(f"--lower-for: unknown platform {name!r} (known: {', '.join(LOWER_PLATFORMS)})")
+    if text is not None and not names:
+        raise BadInput("--lower-for: no platform given")
+    return names
+
+
+def _compile_cache(text: str | None) -> str | None:
+    """The persistent-cache directory, created if missing; checked writable."""
+    if text is None:
+        return None
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"--compile-cache {text}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"--compile-cache {text}: cannot create directory ({e.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise BadInput(f"--compile-cache {text}: directory is not writable")
+    return str(path.resolve())
+
+
 def cmd_list(args) -> int:
     for case in _select(args):
         print(case.id)
@@ -116,12 +146,18 @@ def cmd_run(args) -> int:
 
     cases = _select(args)
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
+    lower_for = _lower_for(args.lower_for)
+    cache = _compile_cache(args.compile_cache)
     out = _resolve_out(args.out)
+    if cache and args.in_process:
+        from nnbench._worker import enable_compile_cache
+
+        enable_compile_cache(cache)
     console = Console()
     err = Console(stderr=True)
     err.print(f"nnbench: {len(cases)} cases -> {out}", highlight=False)
     try:
-        data = _runner.run(cases, out, _runner.RunOptions(policy, args.in_process, args.timeout), argv=sys.argv, suite=args.suite, console=err)
+        data = _runner.run(cases, out, _runner.RunOptions(policy, args.in_process, args.timeout, cache, lower_for), argv=sys.argv, suite=args.suite, console=err)
     except KeyboardInterrupt:
         err.print(f"nnbench: interrupted; finished cases are kept in {out}", highlight=False)
         return 130
