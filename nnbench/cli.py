@@ -38,7 +38,7 @@ def _positive(kind):
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu")
+    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu, overhead")
     for name in ("layer", "style", "mode", "size", "dtype"):
         p.add_argument(f"--{name}", action="append", metavar=name.upper(), help=f"only these {name}s (repeatable, comma-separated)")
 
