@@ -136,6 +136,8 @@ def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                 "HFU": f"{100 * w['hfu']:.1f} %" if w.get("hfu") is not None else "n/a",
                 "items/s": f"{r['throughput']['items_per_s']:.4g}" if r["throughput"].get("items_per_s") else "–",
                 "temp mem": fmt_bytes(r["memory"].get("compiled_temp_bytes")),
+                "runtime mem": f"{fmt_bytes(r['memory'].get('runtime_bytes'))} ({r['memory'].get('runtime_source', '–')})",
+                "compiled vs runtime": f"{100 * r['memory']['prediction_error']:+.0f} %" if r["memory"].get("prediction_error") is not None else "–",
                 "recompiles": str(c.get("recompiles", 0)),
             }
         )

@@ -70,18 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _make_dir(path: Path, what: str) -> None:
+    """Create directory ``path`` (and parents) or raise BadInput naming ``what``."""
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{what}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{what}: cannot create directory ({e.strerror})") from None
+
+
 def _resolve_out(out: str) -> Path:
     """The run file to create; checks writability before any case runs."""
     from nnbench import _results
 
     path = Path(out)
     if path.suffix != ".json":
-        if path.exists() and not path.is_dir():
-            raise BadInput(f"--out {out}: exists and is not a directory")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise BadInput(f"--out {out}: cannot create directory ({e.strerror})") from None
+        _make_dir(path, f"--out {out}")
         stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         path = path / f"run-{stamp}-{socket.gethostname()}-{os.getpid()}.json"
     elif not path.parent.is_dir():
@@ -121,12 +126,7 @@ def _compile_cache(text: str | None) -> str | None:
     if text is None:
         return None
     path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise BadInput(f"--compile-cache {text}: exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BadInput(f"--compile-cache {text}: cannot create directory ({e.strerror})") from None
+    _make_dir(path, f"--compile-cache {text}")
     if not os.access(path, os.W_OK):
         raise BadInput(f"--compile-cache {text}: directory is not writable")
     return str(path.resolve())
