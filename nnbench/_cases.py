@@ -57,6 +57,7 @@ class Suite:
     modes: tuple[str, ...]
     sizes: tuple[str, ...]
     dtypes: tuple[str, ...]
+    skip: tuple[tuple[str, str], ...] = ()  # (mode, size) pairs left out
 
 
 SUITES = {
@@ -66,6 +67,16 @@ SUITES = {
         Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",)),
         Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
         Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
+        # Depth 1000 is forward only: its unrolled train step takes minutes of XLA compile on CPU.
+        Suite(
+            "overhead",
+            "framework overhead: a stack of tiny Dense layers at depth 1, 10, 100, 1000 (forward; train to 100), every style",
+            ("stack",),
+            ("forward", "train"),
+            ("d1", "d10", "d100", "d1000"),
+            ("float32",),
+            skip=(("train", "d1000"),),
+        ),
     )
 }
 
@@ -115,15 +126,17 @@ def select(
             raise SelectionError(f"unknown suite {suite!r} (known: {', '.join(SUITES)})")
         s = SUITES[suite]
         base_layers, modes, sizes, dtypes = s.layers or tuple(entries), s.modes, s.sizes, s.dtypes
+        skip = set(s.skip)
     else:
         base_layers, modes, sizes, dtypes = tuple(entries), MODES, ("tiny",), ("float32",)
+        skip = set()
     cases = []
     for lay, sty, mo, si, dt in itertools.product(
         layer_f or base_layers, style_f or layers.STYLES, mode_f or modes, size_f or sizes, dtype_f or dtypes
     ):
         if lay not in base_layers and not layer_f:
             continue
-        if si not in entries[lay].sizes:
+        if si not in entries[lay].sizes or (mo, si) in skip:
             continue
         cases.append(Case(lay, sty, mo, si, dt))
     if not cases:

@@ -17,18 +17,61 @@ _HLO_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*.*?\b([a-z][a-z0-9\-]
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
+TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
+LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
+CACHE_MISS_EVENT = "/jax/compilation_cache/cache_misses"
+
+
 class _CompileCounter:
-    """Counts XLA backend compiles process-wide via ``jax.monitoring``."""
+    """Counts XLA backend compiles process-wide via ``jax.monitoring``, and
+    hands every compile/cache event to the active ``EventLog`` recorders."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.count = 0
+        self.logs: list[EventLog] = []
         jax.monitoring.register_event_duration_secs_listener(self._on_duration)
+        jax.monitoring.register_event_listener(self._on_event)
 
     def _on_duration(self, event: str, duration: float, **kwargs: Any) -> None:
-        if event == BACKEND_COMPILE_EVENT:
-            with self._lock:
+        with self._lock:
+            if event == BACKEND_COMPILE_EVENT:
                 self.count += 1
+            for log in self.logs:
+                log.events.append((event, float(duration), str(kwargs.get("fun_name", ""))))
+
+    def _on_event(self, event: str, **kwargs: Any) -> None:
+        with self._lock:
+            for log in self.logs:
+                log.events.append((event, None, str(kwargs.get("fun_name", ""))))
+
+
+class EventLog:
+    """Records JAX's own compile and cache events while active (a context
+    manager): ``events`` is a list of ``(event, seconds or None, fun_name)``."""
+
+    def __init__(self):
+        self.events: list[tuple[str, float | None, str]] = []
+
+    def __enter__(self) -> EventLog:
+        counter = compile_counter()
+        with counter._lock:
+            counter.logs.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        counter = compile_counter()
+        with counter._lock:
+            counter.logs.remove(self)
+
+    def count(self, event: str) -> int:
+        return sum(1 for e, _, _ in self.events if e == event)
+
+    def seconds(self, event: str, fun_name: str | None = None) -> float | None:
+        """Summed duration of ``event`` (only for ``fun_name`` if given); None if unseen."""
+        ds = [d for e, d, f in self.events if e == event and d is not None and (fun_name is None or f == fun_name)]
+        return sum(ds) if ds else None
 
 
 _COUNTER: _CompileCounter | None = None
@@ -115,13 +158,16 @@ def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, fl
     Returns ``(compiled, compile_info, cost, memory)``.
     """
     jax.clear_caches()
-    t0 = time.perf_counter()
-    traced = step.trace(*args)
-    t1 = time.perf_counter()
-    lowered = traced.lower()
-    t2 = time.perf_counter()
-    compiled = lowered.compile()
-    t3 = time.perf_counter()
+    with EventLog() as trace_log:
+        t0 = time.perf_counter()
+        traced = step.trace(*args)
+        t1 = time.perf_counter()
+    with EventLog() as lower_log:
+        lowered = traced.lower()
+        t2 = time.perf_counter()
+    with EventLog() as compile_log:
+        compiled = lowered.compile()
+        t3 = time.perf_counter()
     hlo = compiled.as_text() or ""
     histogram = hlo_op_histogram(hlo)
     info = {
@@ -132,5 +178,77 @@ def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, fl
         "jaxpr_eqns": count_jaxpr_eqns(_jaxpr_of(traced)),
         "hlo_ops": sum(histogram.values()),
         "hlo_op_histogram": histogram,
+        "events": jax_events(trace_log, lower_log, compile_log),
+        "persistent_cache": cache_result(compile_log),
     }
     return compiled, info, _cost(compiled), _memory(compiled)
+
+
+def jax_events(trace_log: EventLog, lower_log: EventLog, compile_log: EventLog) -> dict[str, Any]:
+    """Trace, lower and backend-compile seconds as JAX itself reports them.
+
+    Filtered to the measured function: its name is the one JAX gives the
+    single backend compile of the compile stage (``jit(name)``); helper jits
+    run while tracing (e.g. constants built by ``jnp`` calls) are counted
+    apart, not added in.
+    """
+    names = [f for e, _, f in compile_log.events if e == BACKEND_COMPILE_EVENT]
+    fun = names[-1] if names else None
+    inner = fun[4:-1] if fun and fun.startswith("jit(") and fun.endswith(")") else fun
+    return {
+        "fun_name": fun,
+        "trace_s": trace_log.seconds(TRACE_EVENT, inner) if fun else None,
+        "lower_s": lower_log.seconds(LOWER_EVENT, fun) if fun else None,
+        "backend_compile_s": compile_log.seconds(BACKEND_COMPILE_EVENT, fun) if fun else None,
+        "helper_compiles_during_trace": trace_log.count(BACKEND_COMPILE_EVENT),
+    }
+
+
+def cache_result(log: EventLog) -> str | None:
+    """``"hit"``, ``"miss"`` or ``None`` (no persistent cache in use)."""
+    if log.count(CACHE_HIT_EVENT):
+        return "hit"
+    if log.count(CACHE_MISS_EVENT):
+        return "miss"
+    return None
+
+
+# A StableHLO/CHLO operation at the start of a line: "[%x = ] stablehlo.op ...".
+_MLIR_OP = re.compile(r'^\s*(?:[%\w#:, ]+=\s*)?"?((?:stablehlo|chlo|mhlo)\.[a-z_]+)', re.M)
+
+# ``--lower-for`` names -> JAX lowering platform names.
+LOWER_PLATFORMS = {"tpu": "tpu", "gpu": "cuda", "cuda": "cuda", "rocm": "rocm", "cpu": "cpu"}
+
+
+def stablehlo_op_histogram(mlir_text: str) -> dict[str, int]:
+    """Op name -> count over a lowered module's StableHLO text."""
+    return dict(sorted(collections.Counter(_MLIR_OP.findall(mlir_text)).items()))
+
+
+def lower_for(step, args: tuple, platforms: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Trace ``step(*args)`` once, then lower it for each platform in turn.
+
+    Lowering for a platform this machine lacks (TPU or GPU on a CPU host)
+    needs no device: regressions in TPU/GPU lowering show up in CPU CI.
+    Returns ``{name: {"platform", "lower_s", "stablehlo_ops",
+    "stablehlo_op_histogram"} or {"platform", "error"}}``.
+    """
+    traced = step.trace(*args)
+    out: dict[str, dict[str, Any]] = {}
+    for name in platforms:
+        platform = LOWER_PLATFORMS[name]
+        try:
+            t0 = time.perf_counter()
+            lowered = traced.lower(lowering_platforms=(platform,))
+            seconds = time.perf_counter() - t0
+            histogram = stablehlo_op_histogram(lowered.as_text())
+        except Exception as e:  # noqa: BLE001 - a failed lowering is data
+            out[name] = {"platform": platform, "error": f"{type(e).__name__}: {e}"}
+            continue
+        out[name] = {
+            "platform": platform,
+            "lower_s": seconds,
+            "stablehlo_ops": sum(histogram.values()),
+            "stablehlo_op_histogram": histogram,
+        }
+    return out

@@ -41,6 +41,44 @@ def current_rss_bytes() -> int:
         return peak_rss_bytes()
 
 
+def device_memory_stats() -> dict[str, int] | None:
+    """``memory_stats()`` of the first device, or None where the backend
+    reports none (CPU). Run with ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` (the
+    worker does) so ``bytes_in_use`` is what was allocated, not a pool."""
+    try:
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - not implemented on some backends
+        return None
+    return dict(stats) if stats else None
+
+
+def runtime_memory(before_rss: int, after_rss: int, dev_before: dict | None, dev_after: dict | None, compiled: dict) -> dict[str, Any]:
+    """Memory the first call of a step used, beside the compiler's estimate.
+
+    Device backends (``memory_stats``): the process's ``peak_bytes_in_use``
+    rise over ``bytes_in_use`` before the call (None when the peak did not
+    move: an earlier case set it). CPU: the resident-set growth across the
+    first call (the executable's output and temp buffers live in host
+    memory; page-granular, and reused freed pages read as 0). The
+    prediction error compares with the compiled ``output + temp`` bytes.
+    """
+    out: dict[str, Any] = {"first_call_rss_growth_bytes": after_rss - before_rss}
+    if dev_before is not None and dev_after is not None:
+        peak_before = dev_before.get("peak_bytes_in_use", 0)
+        peak_after = dev_after.get("peak_bytes_in_use", 0)
+        used = peak_after - dev_before.get("bytes_in_use", 0) if peak_after > peak_before else None
+        out.update(device_peak_bytes_in_use=peak_after, runtime_bytes=used, runtime_source="memory_stats")
+    else:
+        out.update(runtime_bytes=max(0, after_rss - before_rss), runtime_source="rss")
+    predicted = None
+    if compiled.get("output_bytes") is not None and compiled.get("temp_bytes") is not None:
+        predicted = compiled["output_bytes"] + compiled["temp_bytes"]
+    out["predicted_bytes"] = predicted
+    runtime = out["runtime_bytes"]
+    out["prediction_error"] = (predicted - runtime) / runtime if predicted is not None and runtime else None
+    return out
+
+
 @dataclasses.dataclass
 class Prepared:
     """A compiled, first-called step, ready for timing."""
@@ -54,6 +92,7 @@ class Prepared:
     items_per_step: int | None
     dtype: str
     rss_growth_bytes: int
+    runtime_memory: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def prepare(
@@ -78,7 +117,9 @@ def prepare(
     _, info, cost, memory = _compile.compile_stages(step, args)
     counter = _compile.compile_counter()
     before = counter.count
+    rss_compiled, dev_before = current_rss_bytes(), device_memory_stats()
     out, args, _, first_s = fenced_call(step, args, carry)
+    runtime = runtime_memory(rss_compiled, current_rss_bytes(), dev_before, device_memory_stats(), memory)
     info["first_call_compiles"] = counter.count - before
     check_finite(out, "first call")
     del out
@@ -92,6 +133,7 @@ def prepare(
         items_per_step=items_per_step,
         dtype=dtype,
         rss_growth_bytes=current_rss_bytes() - rss_before,
+        runtime_memory=runtime,
     )
 
 
@@ -148,6 +190,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
         "memory": {
             **{f"compiled_{k}": v for k, v in p.memory.items()},
             "rss_growth_bytes": p.rss_growth_bytes,
+            **p.runtime_memory,
             "process_peak_rss_bytes": peak_rss_bytes(),
         },
         "throughput": {

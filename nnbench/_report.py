@@ -84,7 +84,29 @@ def _mfu_text(r: dict[str, Any]) -> str:
     return "–"
 
 
-TERMINAL_COLUMNS = ("case", "step (median)", "±CI", "dispatch", "compile", "MFU")
+TERMINAL_COLUMNS = ("case", "step (median)", "±CI", "dispatch ±CI", "compile cold→warm", "MFU")
+
+
+def _ci_text(summary: dict[str, Any]) -> str:
+    """``median [low – high]`` of a summarized sample."""
+    return f"{fmt_time(summary['median'])} [{fmt_time(summary['ci_low'])} – {fmt_time(summary['ci_high'])}]"
+
+
+def _pm_text(summary: dict[str, Any]) -> str:
+    """``median ±half-width`` of the 95 % CI, relative."""
+    return f"{fmt_time(summary['median'])} ±{50 * (summary['ci_high'] - summary['ci_low']) / summary['median']:.0f} %"
+
+
+def _compile_text(c: dict[str, Any]) -> str:
+    """Cold compile total; with a persistent cache, ``→ warm`` and its hit or miss."""
+    warm = c.get("warm") or {}
+    if "total_s" not in warm:
+        return fmt_time(c["total_s"])
+    return f"{fmt_time(c['total_s'])}→{fmt_time(warm['total_s'])} {warm.get('persistent_cache') or 'no cache'}"
+
+
+def _share(part: float | None, whole: float | None) -> str:
+    return f"{100 * part / whole:.0f} %" if part is not None and whole else "–"
 
 
 def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -103,14 +125,19 @@ def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                 "±CI": f"{50 * (t['ci_high'] - t['ci_low']) / t['median']:.1f} %",
                 "CV": f"{100 * t['cv']:.1f} %",
                 "n": str(t["n"]),
-                "dispatch": fmt_time(d["median"]),
-                "compile": fmt_time(c["total_s"]),
+                "dispatch ±CI": _pm_text(d),
+                "dispatch (95% CI)": _ci_text(d),
+                "dispatch share": _share(d["median"], t["median"]),
+                "compile cold→warm": _compile_text(c),
                 "trace/lower/compile": f"{fmt_time(c['trace_s'])} / {fmt_time(c['lower_s'])} / {fmt_time(c['compile_s'])}",
                 "HLO ops": str(c["hlo_ops"]),
                 "GFLOP/s": f"{w['achieved_flops_per_s'] / 1e9:.2f}" if w.get("achieved_flops_per_s") else "–",
                 "MFU": _mfu_text(r),
+                "HFU": f"{100 * w['hfu']:.1f} %" if w.get("hfu") is not None else "n/a",
                 "items/s": f"{r['throughput']['items_per_s']:.4g}" if r["throughput"].get("items_per_s") else "–",
                 "temp mem": fmt_bytes(r["memory"].get("compiled_temp_bytes")),
+                "runtime mem": f"{fmt_bytes(r['memory'].get('runtime_bytes'))} ({r['memory'].get('runtime_source', '–')})",
+                "compiled vs runtime": f"{100 * r['memory']['prediction_error']:+.0f} %" if r["memory"].get("prediction_error") is not None else "–",
                 "recompiles": str(c.get("recompiles", 0)),
             }
         )
@@ -156,9 +183,60 @@ def print_run(run: dict[str, Any], console) -> None:
     for d in details:
         if d["status"] != "ok":
             console.print(f"[red]{escape(d['status'])}[/red] {escape(d['case'])}: {escape(d['note'])}", markup=True, highlight=False)
+    overhead = overhead_rows(records)
+    if overhead:
+        ot = Table(title="framework overhead per style (stack of tiny layers; median [95% CI])", title_justify="left")
+        for col in OVERHEAD_COLUMNS:
+            ot.add_column(col, justify="left" if col in ("mode", "style") else "right")
+        for row in overhead:
+            ot.add_row(*(row[c] for c in OVERHEAD_COLUMNS))
+        console.print(ot)
     console.print(f"[dim]{escape(env_summary(run))}[/dim]", highlight=False)
     if all(r.get("work", {}).get("peak_flops_per_s") is None for r in records if r["status"] == "ok"):
         console.print(f"[dim]MFU: no peak FLOP/s is known for {escape(repr(run['env'].get('device_kind')))}; shown as n/a, not estimated.[/dim]", highlight=False)
+
+
+OVERHEAD_COLUMNS = ("mode", "style", "depth", "leaves", "µs/step", "µs/layer", "µs/leaf", "dispatch share")
+
+
+def overhead_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Per-step, per-layer and per-parameter-leaf time for records of layers
+    whose config has a ``depth`` (the ``overhead`` suite's stack), with the
+    median's 95 % CI scaled alike."""
+
+    def us(x: float) -> str:
+        return f"{x * 1e6:.3g}"
+
+    rows = []
+    for r in records:
+        if r["status"] != "ok" or not r.get("model"):
+            continue
+        case = Case.from_dict(r["case"])
+        try:
+            depth = layers.get(case.layer).config(case.size).get("depth")
+        except KeyError:
+            continue
+        if not depth:
+            continue
+        t, leaves = r["time"], r["model"]["param_leaves"]
+
+        def scaled(n: int, t: dict[str, Any] = t) -> str:
+            return f"{us(t['median'] / n)} [{us(t['ci_low'] / n)}–{us(t['ci_high'] / n)}]"
+
+        rows.append(
+            {
+                "mode": case.mode,
+                "style": case.style,
+                "depth": str(depth),
+                "leaves": str(leaves),
+                "µs/step": scaled(1),
+                "µs/layer": scaled(depth),
+                "µs/leaf": scaled(leaves) if leaves else "–",
+                "dispatch share": _share(r["dispatch"]["median"], t["median"]),
+                "_key": (case.mode, STYLE_ORDER.index(case.style) if case.style in STYLE_ORDER else 99, depth),
+            }
+        )
+    return sorted(rows, key=lambda row: row["_key"])
 
 
 # --- Markdown / HTML ---
@@ -220,6 +298,13 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
             lines.append("|---|" + "---:|" * (len(cols) - 1))
             for d in details:
                 lines.append("| " + " | ".join(_md_escape(d[c]) for c in cols) + " |")
+            lines.append("")
+        overhead = overhead_rows(run["records"])
+        if overhead:
+            lines += ["Framework overhead (stack of tiny layers; median [95 % CI]):", ""]
+            lines.append("| " + " | ".join(OVERHEAD_COLUMNS) + " |")
+            lines.append("|---|---|" + "---:|" * (len(OVERHEAD_COLUMNS) - 2))
+            lines += ["| " + " | ".join(_md_escape(row[c]) for c in OVERHEAD_COLUMNS) + " |" for row in overhead]
             lines.append("")
         bad = [d for d in detail_rows(run["records"]) if d["status"] != "ok"]
         if bad:

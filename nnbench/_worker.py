@@ -70,14 +70,70 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
         return out
 
 
-def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, profile_dir: str | None = None) -> list[dict[str, Any]]:
+def enable_compile_cache(path: str) -> None:
+    """Use JAX's persistent compilation cache in ``path`` for this process.
+
+    JAX by default only caches programs whose compile took at least
+    ``jax_persistent_cache_min_compile_time_secs = 1.0`` s, which leaves
+    every small benchmark uncached; nnbench sets it to 0 so every case is.
+    """
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def compile_pass(cases: Sequence[Case]) -> list[dict[str, Any]]:
+    """Build and compile each case (stage API, JAX caches cleared), untimed
+    steps: the warm-compile pass run in a fresh process over a persistent
+    cache. Records hold ``compile`` only."""
+    import layers
+    from nnbench import _compile
+
+    records = []
+    for case in cases:
+        record = base_record(case)
+        try:
+            built = layers.build(layers.get(case.layer), case.style, case.size, case.mode, case.dtype)
+            _, info, _, _ = _compile.compile_stages(built.step, built.args)
+            info.pop("hlo_op_histogram", None)
+            record.update(status="ok", compile=info)
+        except Exception as e:  # noqa: BLE001
+            _fail(record, e)
+        records.append(record)
+    return records
+
+
+def _param_summary(entry, case: Case) -> dict[str, int]:
+    """Parameter leaves and scalars of the case's model (shapes only, no compute)."""
+    import jax
+
+    from layers import _styles
+
+    config = entry.config(case.size)
+
+    def weights():
+        k_data, k_init = jax.random.split(jax.random.key(0))
+        batch = _styles.batch_for(entry, config, case.dtype, k_data)
+        return _styles.canonical_weights(entry, config, case.dtype, k_init, batch["x"])
+
+    leaves = jax.tree_util.tree_leaves(jax.eval_shape(weights)["params"])
+    return {"param_leaves": len(leaves), "params": int(sum(leaf.size for leaf in leaves))}
+
+
+def run_group(
+    cases: Sequence[Case], policy: TimingPolicy | None = None, lower_for: Sequence[str] = (), profile_dir: str | None = None
+) -> list[dict[str, Any]]:
     """Measure ``cases`` in this process; never raises for a case's fault.
 
-    With ``profile_dir``, each ok case is then profiled in a separate pass
-    (``_profile.profile_records``), after its timing.
+    ``lower_for``: platforms (``tpu``, ``gpu``, ...) to also lower each case
+    for, recorded under ``lower_for``. With ``profile_dir``, each ok case is
+    then profiled in a separate pass (``_profile.profile_records``), after
+    its timing.
     """
     import layers
-    from nnbench import _measure
+    from nnbench import _compile, _measure
 
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
@@ -101,8 +157,11 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None, profile
                 if not result["ok"]:
                     record.update(status="invalid", error=f"parity: {result['message']}")
                     continue
+            record["model"] = _param_summary(entry, case)
             rss_before = _measure.current_rss_bytes()
             built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+            if lower_for:
+                record["lower_for"] = _compile.lower_for(built.step, built.args, tuple(lower_for))
             prepared = _measure.prepare(
                 built.step,
                 built.args,
@@ -153,21 +212,29 @@ def _prepare_user(case: Case, record: dict[str, Any]):
 
 
 def run_in_subprocess(
-    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, memory_limit: int | None = None, profile_dir: str | None = None
+    cases: Sequence[Case], policy: TimingPolicy, timeout_s: float = DEFAULT_TIMEOUT_S, options: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Run ``cases`` as one group in a fresh worker process.
 
-    The worker gets ``timeout_s`` per case and, with ``memory_limit``, may
-    grow its address space by at most that many bytes past its imports
-    (``RLIMIT_AS``). A worker that dies or outlives its time gives failed
-    records naming the fault: ``fault`` is ``timeout``, ``signal`` (with
-    ``signal``: its name), ``oom`` (out of memory under the limit) or
-    ``exit``. The worker runs in its own session; on any exception here
-    (``KeyboardInterrupt`` included) its whole process group is killed.
+    ``options``: ``memory_limit`` (bytes the worker may grow its address
+    space by past its imports, ``RLIMIT_AS``), ``profile_dir`` (profile each
+    ok case after timing), ``compile_cache`` (directory of JAX's persistent
+    cache), ``lower_for`` (platform names), ``compile_only`` (the
+    warm-compile pass: ``compile_pass`` instead of ``run_group``). The worker
+    runs with GPU preallocation disabled so device memory statistics are per
+    use, and gets ``timeout_s`` per case.
+
+    A worker that dies or outlives its time gives failed records naming the
+    fault: ``fault`` is ``timeout``, ``signal`` (with ``signal``: its name),
+    ``oom`` (out of memory under the limit) or ``exit``. The worker runs in
+    its own session; on any exception here (``KeyboardInterrupt`` included)
+    its whole process group is killed.
     """
+    options = dict(options or {})
+    memory_limit = options.get("memory_limit")
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
         out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "memory_limit": memory_limit, "profile_dir": profile_dir, "parent": os.getpid()}
+        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "options": options, "parent": os.getpid()}
         request_path = os.path.join(tmp, "request.json")
         with open(request_path, "w") as f:
             json.dump(request, f)
@@ -180,6 +247,7 @@ def run_in_subprocess(
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
         )
         try:
             # The per-case clock starts once the worker has imported JAX.
@@ -261,16 +329,22 @@ def _main() -> int:
     if os.getppid() != request.get("parent", os.getppid()):
         return 1  # the runner died before the death signal was set
     cases = [Case.from_dict(c) for c in request["cases"]]
+    options = request.get("options") or {}
+    if options.get("compile_cache"):
+        enable_compile_cache(options["compile_cache"])
     if any(c.source is None for c in cases):
         layers.all_entries()  # import every style's library before the baseline
     import jax.numpy as jnp
 
     jnp.zeros(1).block_until_ready()  # start the backend (its threads) before any limit
     baseline = peak_rss_bytes()
-    if request.get("memory_limit"):
-        _limit_address_space(int(request["memory_limit"]))
+    if options.get("memory_limit"):
+        _limit_address_space(int(options["memory_limit"]))
     print("ready", flush=True)
-    records = run_group(cases, TimingPolicy(**request["policy"]), request.get("profile_dir"))
+    if options.get("compile_only"):
+        records = compile_pass(cases)
+    else:
+        records = run_group(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or (), options.get("profile_dir"))
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     tmp = request["out"] + ".tmp"

@@ -56,7 +56,7 @@ def _memory_size(text: str) -> int:
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu")
+    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu, overhead")
     for name in ("layer", "style", "mode", "size", "dtype"):
         p.add_argument(f"--{name}", action="append", metavar=name.upper(), help=f"only these {name}s (repeatable, comma-separated)")
 
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
     p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
+    p.add_argument("--compile-cache", metavar="DIR", help="use JAX's persistent compilation cache in DIR and record cold vs warm compile (default: off)")
+    p.add_argument("--lower-for", metavar="PLATFORMS", help="also lower each case for these platforms (tpu,gpu,rocm,cpu): lowering time, StableHLO op count")
 
     p = sub.add_parser("report", help="render one or more run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run files or directories of them")
@@ -116,18 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _make_dir(path: Path, what: str) -> None:
+    """Create directory ``path`` (and parents) or raise BadInput naming ``what``."""
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{what}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"{what}: cannot create directory ({e.strerror})") from None
+
+
 def _resolve_out(out: str) -> Path:
     """The run file to create; checks writability before any case runs."""
     from nnbench import _results
 
     path = Path(out)
     if path.suffix != ".json":
-        if path.exists() and not path.is_dir():
-            raise BadInput(f"--out {out}: exists and is not a directory")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise BadInput(f"--out {out}: cannot create directory ({e.strerror})") from None
+        _make_dir(path, f"--out {out}")
         stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         path = path / f"run-{stamp}-{socket.gethostname()}-{os.getpid()}.json"
     elif not path.parent.is_dir():
@@ -163,7 +170,7 @@ def _select(args):
         raise BadInput(str(e)) from None
 
 
-_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile")
+_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for")
 
 
 def _resume_args(args):
@@ -187,6 +194,29 @@ def _resume_args(args):
     return path, data, resumed
 
 
+def _lower_for(text: str | None) -> tuple[str, ...]:
+    from nnbench._compile import LOWER_PLATFORMS
+
+    names = tuple(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
+    for name in names:
+        if name not in LOWER_PLATFORMS:
+            raise BadInput(f"--lower-for: unknown platform {name!r} (known: {', '.join(LOWER_PLATFORMS)})")
+    if text is not None and not names:
+        raise BadInput("--lower-for: no platform given")
+    return names
+
+
+def _compile_cache(text: str | None) -> str | None:
+    """The persistent-cache directory, created if missing; checked writable."""
+    if text is None:
+        return None
+    path = Path(text)
+    _make_dir(path, f"--compile-cache {text}")
+    if not os.access(path, os.W_OK):
+        raise BadInput(f"--compile-cache {text}: directory is not writable")
+    return str(path.resolve())
+
+
 def cmd_list(args) -> int:
     for case in _select(args):
         print(case.id)
@@ -207,7 +237,11 @@ def cmd_run(args) -> int:
         args.cases = f"{os.path.abspath(module)}:{attr}"  # resumable from anywhere
     cases = _select(args)
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
-    options = _runner.RunOptions(policy, args.in_process, args.timeout, args.memory_limit, profile=args.profile)
+    lower_for = _lower_for(args.lower_for)
+    cache = _compile_cache(args.compile_cache)
+    options = _runner.RunOptions(
+        policy, args.in_process, args.timeout, args.memory_limit, profile=args.profile, compile_cache=cache, lower_for=lower_for
+    )
     err = Console(stderr=True, highlight=False)
     if resume is not None:
         lock = _lock(out)
@@ -217,6 +251,10 @@ def cmd_run(args) -> int:
         out = _resolve_out(args.out)
         lock = None
         err.print(f"nnbench: {len(cases)} cases -> {out}", markup=False, soft_wrap=True)
+    if cache and args.in_process:
+        from nnbench._worker import enable_compile_cache
+
+        enable_compile_cache(cache)
     console = Console()
     request = {k: getattr(args, k) for k in _REQUEST}
     try:

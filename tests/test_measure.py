@@ -127,3 +127,32 @@ def test_interleaved_lanes_all_sampled(fast_policy):
 def test_not_jitted_is_refused():
     with pytest.raises(TypeError, match="jitted"):
         nnbench.measure(lambda x: x, 1.0)
+
+
+def test_runtime_memory_recorded_beside_compiled(fast_policy):
+    f = jax.jit(lambda x: jnp.tile(x, (64, 1)))
+    rec = nnbench.measure(f, jnp.ones((1024, 256)), policy=fast_policy)
+    mem = rec["memory"]
+    assert mem["runtime_source"] == "rss"  # CPU: no memory_stats
+    assert mem["predicted_bytes"] == mem["compiled_output_bytes"] + mem["compiled_temp_bytes"] == 64 * 1024 * 256 * 4
+    assert mem["runtime_bytes"] >= 0 and "prediction_error" in mem
+
+
+def test_runtime_memory_from_device_stats():
+    # The GPU/TPU path, with memory_stats as the backend reports them.
+    compiled = {"output_bytes": 800, "temp_bytes": 200}
+    m = _measure.runtime_memory(0, 0, {"bytes_in_use": 1000, "peak_bytes_in_use": 1500}, {"bytes_in_use": 1800, "peak_bytes_in_use": 2250}, compiled)
+    assert m["runtime_source"] == "memory_stats" and m["runtime_bytes"] == 1250
+    assert m["prediction_error"] == pytest.approx((1000 - 1250) / 1250)
+    # The peak did not move: an earlier case set it, no per-case figure.
+    m = _measure.runtime_memory(0, 0, {"bytes_in_use": 0, "peak_bytes_in_use": 9000}, {"bytes_in_use": 10, "peak_bytes_in_use": 9000}, compiled)
+    assert m["runtime_bytes"] is None and m["prediction_error"] is None
+
+
+def test_peak_table():
+    from nnbench._flops import peak_flops
+
+    assert peak_flops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4e12
+    assert peak_flops("NVIDIA H100 PCIe", "bfloat16") == 756e12
+    assert peak_flops("TPU v5 lite", "bfloat16") == 197e12 and peak_flops("TPU v5", "bfloat16") == 459e12
+    assert peak_flops("TPU v4", "float32") is None and peak_flops("cpu", "float32") is None
