@@ -86,9 +86,15 @@ class JaxBenchmark:
         if setup is not None and carry is not None:
             raise ValueError("pass either setup= (fresh arguments each round) or carry=, not both")
 
+        counter = _compile.compile_counter()
+        setup_compiles = 0
+
         def fresh() -> tuple[Any, ...]:
+            nonlocal setup_compiles
+            before = counter.count
             made = tuple(setup())
             jax.block_until_ready(made)
+            setup_compiles += counter.count - before  # setup is not timed
             return made
 
         first_args = fresh() if setup is not None else args
@@ -97,8 +103,7 @@ class JaxBenchmark:
         info.update(_bench.flat_metrics(prepared))
         info["compiled_bytes"] = _bench.compiled_bytes(prepared.memory)
         lane = prepared.lane
-        counter = _compile.compile_counter()
-        before = counter.count
+        before, setup_compiles = counter.count, 0
         if setup is None:
             if rounds is None:
                 self.benchmark(lane.call)
@@ -112,7 +117,7 @@ class JaxBenchmark:
             self.benchmark.pedantic(
                 one_call, setup=lambda: (fresh(), {}), rounds=rounds or 20, warmup_rounds=warmup_rounds
             )
-        recompiles = counter.count - before
+        recompiles = counter.count - before - setup_compiles
         info["recompiles"] = recompiles
         stats = getattr(self.benchmark, "stats", None)
         median = stats.stats.median if stats is not None else None
