@@ -1,5 +1,5 @@
-"""Cases (layer × style × mode × size × dtype) and suites, named selections
-over the catalog."""
+"""Cases (layer × style × mode × size × dtype [× devices × strategy ×
+scaling]) and suites, named selections over the catalog."""
 
 from __future__ import annotations
 
@@ -18,18 +18,36 @@ class Case:
     mode: str
     size: str
     dtype: str = "float32"
+    # The device axis (see ``nnbench._scaling``). A case with ``strategy``
+    # None is the plain single-device case: its id, group and dict are the
+    # same as before these fields existed.
+    devices: int = 1
+    strategy: str | None = None
+    scaling: str = "strong"  # "strong": fixed global batch; "weak": fixed per-device batch
+
+    @property
+    def sharded(self) -> bool:
+        return self.strategy is not None
+
+    @property
+    def _axis(self) -> str:
+        return f"/{self.strategy}/{self.scaling}/d{self.devices}" if self.sharded else ""
 
     @property
     def id(self) -> str:
-        return f"{self.layer}/{self.style}/{self.mode}/{self.size}/{self.dtype}"
+        return f"{self.layer}/{self.style}/{self.mode}/{self.size}/{self.dtype}{self._axis}"
 
     @property
     def group(self) -> str:
         """Everything but the style: the row on which styles are compared."""
-        return f"{self.layer}/{self.mode}/{self.size}/{self.dtype}"
+        return f"{self.layer}/{self.mode}/{self.size}/{self.dtype}{self._axis}"
 
     def to_dict(self) -> dict[str, str]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if not self.sharded:  # plain cases keep their old, shorter dict
+            for k in ("devices", "strategy", "scaling"):
+                del d[k]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, str]) -> Case:
@@ -37,9 +55,10 @@ class Case:
 
     def command(self) -> str:
         """The command that reruns just this case."""
+        axis = f" --devices {self.devices} --strategy {self.strategy} --scaling {self.scaling}" if self.sharded else ""
         return (
             f"nnbench run --layer {self.layer} --style {self.style} --mode {self.mode} "
-            f"--size {self.size} --dtype {self.dtype}"
+            f"--size {self.size} --dtype {self.dtype}{axis}"
         )
 
 

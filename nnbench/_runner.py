@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nnbench import _env, _results
+from nnbench import _env, _results, _scaling
 from nnbench._cases import Case
 from nnbench._timing import TimingPolicy
 from nnbench._worker import DEFAULT_TIMEOUT_S, run_group, run_in_subprocess
@@ -21,11 +21,12 @@ class RunOptions:
     policy: TimingPolicy = TimingPolicy()
     in_process: bool = False
     timeout_s: float = DEFAULT_TIMEOUT_S
+    processes: int = 1  # >1: a jax.distributed job (runs in-process, in lockstep)
 
 
 def run(
     cases: Sequence[Case],
-    out: Path,
+    out: Path | None,
     options: RunOptions = RunOptions(),
     argv: list[str] | None = None,
     suite: str | None = None,
@@ -35,7 +36,10 @@ def run(
     ``_results.create_exclusive``). Returns the finished run dict."""
     console = console or Console(stderr=True)
     data = _results.new_run(_env.fingerprint(), argv=argv, suite=suite)
-    _results.write_atomic(out, data)
+    if options.processes > 1:  # a multi-process job: every process's environment
+        data["processes"] = _scaling.allgather_json(data["env"])
+    if out is not None:  # None: a non-zero process of a multi-process job writes nothing
+        _results.write_atomic(out, data)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -54,9 +58,12 @@ def run(
                 if record["status"] != "ok":
                     progress.console.print(f"[red]{record['status']}[/red] {record['id']}: {record.get('error')}", highlight=False)
                 progress.advance(task)
-            _results.write_atomic(out, data)
+            _scaling.annotate(data["records"])
+            if out is not None:
+                _results.write_atomic(out, data)
     data["finished"] = _results.now()
-    _results.write_atomic(out, data)
+    if out is not None:
+        _results.write_atomic(out, data)
     return data
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnbench._cases import Case
+from nnbench._scaling import child_env
 from nnbench._timing import TimingPolicy, run_rounds
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -32,9 +33,14 @@ def base_record(case: Case) -> dict[str, Any]:
 
 def _fail(record: dict[str, Any], exc: BaseException) -> None:
     from nnbench._measure import NonFiniteOutput
+    from nnbench._scaling import GateFailed, Unavailable
 
-    if isinstance(exc, NonFiniteOutput):
+    if isinstance(exc, Unavailable):
+        record.update(status="skipped", error=str(exc))
+    elif isinstance(exc, (NonFiniteOutput, GateFailed)):
         record.update(status="invalid", error=str(exc))
+        if hasattr(exc, "info"):
+            record["scaling"] = exc.info
     else:
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", fault="exception", traceback=traceback.format_exc(limit=8))
 
@@ -65,7 +71,7 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
 def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list[dict[str, Any]]:
     """Measure ``cases`` in this process; never raises for a case's fault."""
     import layers
-    from nnbench import _measure
+    from nnbench import _measure, _scaling
 
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
@@ -87,13 +93,17 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
                     record.update(status="invalid", error=f"parity: {result['message']}")
                     continue
             rss_before = _measure.current_rss_bytes()
-            built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+            if case.sharded:  # laid out on a mesh, gated against one device
+                built, model_flops, items, record["scaling"] = _scaling.build(case)
+            else:
+                built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+                model_flops, items = entry.flops(config, case.mode), entry.items(config)
             prepared = _measure.prepare(
                 built.step,
                 built.args,
                 built.carry,
-                model_flops=entry.flops(config, case.mode),
-                items_per_step=entry.items(config),
+                model_flops=model_flops,
+                items_per_step=items,
                 dtype=case.dtype,
                 rss_before=rss_before,
             )
@@ -113,6 +123,8 @@ def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list
                 try:
                     record.update(_measure.finish(p, stop, policy), error=None)
                     record["interleaved_with"] = len(ready)
+                    if "scaling" in record:
+                        _scaling.finish_record(record)
                 except Exception as e:  # noqa: BLE001
                     _fail(record, e)
     wall = time.perf_counter() - t0
@@ -139,6 +151,7 @@ def run_in_subprocess(cases: Sequence[Case], policy: TimingPolicy, timeout_s: fl
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
+            env=child_env(cases),  # virtual CPU devices for sharded cases
         )
         try:
             _, stderr = proc.communicate(json.dumps(request), timeout=timeout_s)

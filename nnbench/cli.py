@@ -41,6 +41,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu")
     for name in ("layer", "style", "mode", "size", "dtype"):
         p.add_argument(f"--{name}", action="append", metavar=name.upper(), help=f"only these {name}s (repeatable, comma-separated)")
+    p.add_argument("--devices", action="append", metavar="N", help="device counts for sharded train steps, e.g. 1,2,4,8 (strategy dp unless --strategy)")
+    p.add_argument("--strategy", action="append", metavar="NAME", help="dp, fsdp, tp, dp_shard_map (devices 1,2,4,8 unless --devices)")
+    p.add_argument("--scaling", action="append", metavar="KIND", help="strong (fixed global batch, default), weak (fixed per-device batch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive(float), default=1.0, help="timing budget per case in seconds (default 1)")
     p.add_argument("--target-ci", type=_positive(float), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int), default=10, help="timed calls at least (default 10)")
+    g = p.add_argument_group("multi-process (jax.distributed; implies --in-process; unset values are auto-detected where JAX can)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator")
+    g.add_argument("--num-processes", type=_positive(int), metavar="N")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process's id, 0..N-1 (process 0 writes the run file)")
+    g.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() with auto-detection")
 
     p = sub.add_parser("report", help="render one or more run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run files or directories of them")
@@ -94,10 +102,11 @@ def _resolve_out(out: str) -> Path:
 
 
 def _select(args):
-    from nnbench import _cases
+    from nnbench import _cases, _scaling
 
     try:
-        return _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
+        cases = _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
+        return _scaling.expand(cases, args.devices, args.strategy, args.scaling, bool(args.style))
     except _cases.SelectionError as e:
         raise BadInput(str(e)) from None
 
@@ -111,25 +120,46 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _runner
+    from nnbench import _report, _runner, _scaling
     from nnbench._timing import TimingPolicy
 
     cases = _select(args)
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
-    out = _resolve_out(args.out)
+    processes, in_process = 1, args.in_process
+    if args.distributed or args.coordinator or args.num_processes or args.process_id is not None:
+        processes, in_process, policy = _start_distributed(args, cases), True, _scaling.lockstep_policy(args.min_samples)
+    elif in_process:
+        _scaling.use_cpu_devices(_scaling.max_devices(cases))
+    out = _resolve_out(args.out) if _scaling.process_index() == 0 else None
     console = Console()
     err = Console(stderr=True)
     err.print(f"nnbench: {len(cases)} cases -> {out}", highlight=False)
     try:
-        data = _runner.run(cases, out, _runner.RunOptions(policy, args.in_process, args.timeout), argv=sys.argv, suite=args.suite, console=err)
+        data = _runner.run(cases, out, _runner.RunOptions(policy, in_process, args.timeout, processes), argv=sys.argv, suite=args.suite, console=err)
     except KeyboardInterrupt:
         err.print(f"nnbench: interrupted; finished cases are kept in {out}", highlight=False)
         return 130
     _report.print_run(data, console)
-    written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
-    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
+    if out is not None:
+        written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
+        console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
+
+
+def _start_distributed(args, cases) -> int:
+    """Join the jax.distributed job; the number of processes in it."""
+    from nnbench import _scaling
+
+    if args.num_processes is not None and args.process_id is not None and not 0 <= args.process_id < args.num_processes:
+        raise BadInput(f"--process-id {args.process_id}: must be in 0..{args.num_processes - 1}")
+    n = _scaling.max_devices(cases) or 1
+    local = n // args.num_processes if args.num_processes and n % args.num_processes == 0 else None
+    try:
+        _scaling.init_distributed(args.coordinator, args.num_processes, args.process_id, local)
+    except (ValueError, RuntimeError) as e:
+        raise BadInput(f"jax.distributed.initialize: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return _scaling.process_count()
 
 
 def cmd_report(args) -> int:
