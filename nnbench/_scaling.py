@@ -69,13 +69,15 @@ def expand(
     strategy: Iterable[str] | None,
     scaling: Iterable[str] | None,
     styles_given: bool,
+    baseline: bool = True,
 ) -> list[Case]:
     """The sharded cases for ``--devices/--strategy/--scaling``; ``cases``
     unchanged when none of them is given.
 
     Only ``train`` cases are sharded. ``--devices`` alone means ``dp``;
-    ``--strategy`` alone means devices 1,2,4,8. The 1-device case is always
-    added, as the baseline of the efficiency. Styles a strategy does not
+    ``--strategy`` alone means devices 1,2,4,8. The 1-device case is added
+    as the baseline of the efficiency unless ``baseline`` is false (a
+    multi-process job, whose meshes span every process). Styles a strategy does not
     support are dropped, or refused when named with ``--style``.
     """
     from layers import _sharding
@@ -89,7 +91,7 @@ def expand(
     for s in scalings:
         if s not in SCALINGS:
             raise SelectionError(f"unknown scaling {s!r} (known: {', '.join(SCALINGS)})")
-    counts = sorted({1, *(counts or (1, 2, 4, 8))})
+    counts = sorted({*([1] if baseline else []), *(counts or (1, 2, 4, 8))})
     strategies = list(dict.fromkeys(strategies or ["dp"]))
     scalings = list(dict.fromkeys(scalings or ["strong"]))
     import layers

@@ -106,7 +106,7 @@ def _select(args):
 
     try:
         cases = _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
-        return _scaling.expand(cases, args.devices, args.strategy, args.scaling, bool(args.style))
+        return _scaling.expand(cases, args.devices, args.strategy, args.scaling, bool(args.style), baseline=not _distributed(args))
     except _cases.SelectionError as e:
         raise BadInput(str(e)) from None
 
@@ -126,7 +126,7 @@ def cmd_run(args) -> int:
     cases = _select(args)
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
     processes, in_process = 1, args.in_process
-    if args.distributed or args.coordinator or args.num_processes or args.process_id is not None:
+    if _distributed(args):
         processes, in_process, policy = _start_distributed(args, cases), True, _scaling.lockstep_policy(args.min_samples)
     elif in_process:
         _scaling.use_cpu_devices(_scaling.max_devices(cases))
@@ -145,6 +145,10 @@ def cmd_run(args) -> int:
         console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
+
+
+def _distributed(args) -> bool:
+    return bool(getattr(args, "distributed", False) or getattr(args, "coordinator", None) or getattr(args, "num_processes", None) or getattr(args, "process_id", None) is not None)
 
 
 def _start_distributed(args, cases) -> int:
