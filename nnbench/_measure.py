@@ -24,7 +24,9 @@ class NonFiniteOutput(ValueError):
 def check_finite(out: Any, when: str) -> None:
     for leaf in jax.tree_util.tree_leaves(out):
         if hasattr(leaf, "dtype") and np.issubdtype(np.dtype(leaf.dtype), np.inexact):
-            if not bool(np.isfinite(np.asarray(leaf, dtype=np.float64)).all()):
+            # A multi-process array: check this process's shards.
+            parts = [leaf] if getattr(leaf, "is_fully_addressable", True) else [s.data for s in leaf.addressable_shards]
+            if not all(bool(np.isfinite(np.asarray(p, dtype=np.float64)).all()) for p in parts):
                 raise NonFiniteOutput(f"non-finite values in the step's output ({when})")
 
 

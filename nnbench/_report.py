@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import layers
+from nnbench import _scaling_report
 from nnbench._cases import Case
 
 STYLE_ORDER = list(layers.STYLES)
@@ -170,6 +171,7 @@ def print_run(run: dict[str, Any], console) -> None:
     for row in rows:  # names come from run files: escaped, never markup
         table.add_row(escape(row["group"]), *(escape(_cell_text(row["cells"].get(s))) for s in styles))
     console.print(table)
+    _scaling_report.print_table(records, console)
 
     details = detail_rows(records)
     ok = [d for d in details if d["status"] == "ok"]
@@ -291,6 +293,7 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
         for row in rows:
             lines.append(f"| {_md_escape(row['group'])} | " + " | ".join(_md_escape(_cell_text(row['cells'].get(s))) for s in styles) + " |")
         lines.append("")
+        lines += _scaling_report.markdown_lines(run["records"])
         details = [d for d in detail_rows(run["records"]) if d["status"] == "ok"]
         if details:
             cols = [c for c in details[0] if c != "status"]
@@ -354,6 +357,13 @@ def write_markdown(path: Path, runs: Sequence[tuple[str, dict[str, Any]]]) -> li
         plot_path.write_bytes(png)
         plot_name = plot_path.name
         written.append(plot_path)
-    path.write_text(markdown(runs, plot_name))
+    text = markdown(runs, plot_name)
+    scaling_png = _scaling_report.plot_png(records)
+    if scaling_png:
+        scaling_path = path.with_name(path.stem + "-scaling.png")
+        scaling_path.write_bytes(scaling_png)
+        written.append(scaling_path)
+        text += f"\n![throughput and scaling efficiency vs devices]({scaling_path.name})\n"
+    path.write_text(text)
     written.insert(0, path)
     return written

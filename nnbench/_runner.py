@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nnbench import _env, _results
+from nnbench import _env, _results, _scaling
 from nnbench._cases import Case
 from nnbench._measure import current_rss_bytes
 from nnbench._timing import TimingPolicy
@@ -27,11 +27,12 @@ class RunOptions:
     profile: bool = False  # profile each ok case into <run file>.profile/
     compile_cache: str | None = None  # JAX persistent compilation cache directory; None: off
     lower_for: tuple[str, ...] = ()  # also lower each case for these platforms
+    processes: int = 1  # >1: a jax.distributed job (runs in-process, in lockstep)
 
 
 def run(
     cases: Sequence[Case],
-    out: Path,
+    out: Path | None,
     options: RunOptions = RunOptions(),
     argv: list[str] | None = None,
     suite: str | None = None,
@@ -59,7 +60,10 @@ def run(
         data.setdefault("resumed", []).append({"at": _results.now(), "argv": argv or [], "cases": len(cases)})
     rss = data.setdefault("parent_rss", [])
     rss.append({"start_bytes": current_rss_bytes(), "cases": len(cases)})
-    _results.write_atomic(out, data)
+    if options.processes > 1:  # a multi-process job: every process's environment
+        data["processes"] = _scaling.allgather_json(data["env"])
+    if out is not None:  # None: a non-zero process of a multi-process job writes nothing
+        _results.write_atomic(out, data)
     columns = (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -71,7 +75,7 @@ def run(
         groups.setdefault(f"{case.source or ''}|{case.group}", []).append(case)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(cases))
-        profile_dir = str(out.with_suffix(".profile")) if options.profile else None
+        profile_dir = str(out.with_suffix(".profile")) if options.profile and out is not None else None
         for members in groups.values():
             progress.update(task, description=escape(f"{members[0].group} ({len(members)} styles)"))
             for batch in _run_group(members, options, profile_dir):
@@ -80,10 +84,13 @@ def run(
                     if record["status"] != "ok":
                         progress.console.print(escape(f"{record['status']} {record['id']}: {record.get('error')}"), style="red", highlight=False)
                     progress.advance(task)
-                _results.write_atomic(out, data)
+                _scaling.annotate(data["records"])
+                if out is not None:
+                    _results.write_atomic(out, data)
     data["finished"] = _results.now()
     rss[-1]["end_bytes"] = current_rss_bytes()
-    _results.write_atomic(out, data)
+    if out is not None:
+        _results.write_atomic(out, data)
     return data
 
 

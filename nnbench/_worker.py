@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnbench._cases import Case
+from nnbench._scaling import child_env
 from nnbench._timing import TimingPolicy, run_rounds
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -33,9 +34,14 @@ def base_record(case: Case) -> dict[str, Any]:
 
 def _fail(record: dict[str, Any], exc: BaseException) -> None:
     from nnbench._measure import NonFiniteOutput
+    from nnbench._scaling import GateFailed, Unavailable
 
-    if isinstance(exc, NonFiniteOutput):
+    if isinstance(exc, Unavailable):
+        record.update(status="skipped", error=str(exc))
+    elif isinstance(exc, (NonFiniteOutput, GateFailed)):
         record.update(status="invalid", error=str(exc))
+        if hasattr(exc, "info"):
+            record["scaling"] = exc.info
     else:
         fault = "oom" if _is_oom(exc) else "exception"
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", fault=fault, traceback=traceback.format_exc(limit=8))
@@ -133,7 +139,7 @@ def run_group(
     its timing.
     """
     import layers
-    from nnbench import _compile, _measure
+    from nnbench import _compile, _measure, _scaling
 
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
@@ -159,15 +165,19 @@ def run_group(
                     continue
             record["model"] = _param_summary(entry, case)
             rss_before = _measure.current_rss_bytes()
-            built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+            if case.sharded:  # laid out on a mesh, gated against one device
+                built, model_flops, items, record["scaling"] = _scaling.build(case)
+            else:
+                built = layers.build(entry, case.style, case.size, case.mode, case.dtype)
+                model_flops, items = entry.flops(config, case.mode), entry.items(config)
             if lower_for:
                 record["lower_for"] = _compile.lower_for(built.step, built.args, tuple(lower_for))
             prepared = _measure.prepare(
                 built.step,
                 built.args,
                 built.carry,
-                model_flops=entry.flops(config, case.mode),
-                items_per_step=entry.items(config),
+                model_flops=model_flops,
+                items_per_step=items,
                 dtype=case.dtype,
                 rss_before=rss_before,
             )
@@ -187,6 +197,8 @@ def run_group(
                 try:
                     record.update(_measure.finish(p, stop, policy), error=None)
                     record["interleaved_with"] = len(ready)
+                    if "scaling" in record:
+                        _scaling.finish_record(record)
                 except Exception as e:  # noqa: BLE001
                     _fail(record, e)
     if profile_dir is not None and ready:
@@ -247,7 +259,7 @@ def run_in_subprocess(
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
-            env={**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},
+            env={**(child_env(cases) or os.environ), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},  # virtual CPU devices for sharded cases
         )
         try:
             # The per-case clock starts once the worker has imported JAX.

@@ -59,6 +59,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu, overhead")
     for name in ("layer", "style", "mode", "size", "dtype"):
         p.add_argument(f"--{name}", action="append", metavar=name.upper(), help=f"only these {name}s (repeatable, comma-separated)")
+    p.add_argument("--devices", action="append", metavar="N", help="device counts for sharded train steps, e.g. 1,2,4,8 (strategy dp unless --strategy)")
+    p.add_argument("--strategy", action="append", metavar="NAME", help="dp, fsdp, tp, dp_shard_map (devices 1,2,4,8 unless --devices)")
+    p.add_argument("--scaling", action="append", metavar="KIND", help="strong (fixed global batch, default), weak (fixed per-device batch)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
     p.add_argument("--compile-cache", metavar="DIR", help="use JAX's persistent compilation cache in DIR and record cold vs warm compile (default: off)")
     p.add_argument("--lower-for", metavar="PLATFORMS", help="also lower each case for these platforms (tpu,gpu,rocm,cpu): lowering time, StableHLO op count")
+    g = p.add_argument_group("multi-process (jax.distributed; implies --in-process; unset values are auto-detected where JAX can)")
+    g.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0's coordinator")
+    g.add_argument("--num-processes", type=_positive(int), metavar="N")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process's id, 0..N-1 (process 0 writes the run file)")
+    g.add_argument("--distributed", action="store_true", help="call jax.distributed.initialize() with auto-detection")
 
     p = sub.add_parser("report", help="render one or more run files")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run files or directories of them")
@@ -152,7 +160,7 @@ _FILTERS = ("suite", "layer", "style", "mode", "size", "dtype")
 
 
 def _select(args):
-    from nnbench import _cases
+    from nnbench import _cases, _scaling
 
     if getattr(args, "cases", None):
         from nnbench import _usercases
@@ -165,12 +173,13 @@ def _select(args):
         except _usercases.UserCasesError as e:
             raise BadInput(str(e)) from None
     try:
-        return _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
+        cases = _cases.select(args.suite, args.layer, args.style, args.mode, args.size, args.dtype)
+        return _scaling.expand(cases, args.devices, args.strategy, args.scaling, bool(args.style), baseline=not _distributed(args))
     except _cases.SelectionError as e:
         raise BadInput(str(e)) from None
 
 
-_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for")
+_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
 
 
 def _resume_args(args):
@@ -226,7 +235,7 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _results, _runner
+    from nnbench import _report, _results, _runner, _scaling
     from nnbench._timing import TimingPolicy
 
     resume = None
@@ -239,8 +248,13 @@ def cmd_run(args) -> int:
     policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
     lower_for = _lower_for(args.lower_for)
     cache = _compile_cache(args.compile_cache)
+    processes, in_process = 1, args.in_process
+    if _distributed(args):
+        processes, in_process, policy = _start_distributed(args, cases), True, _scaling.lockstep_policy(args.min_samples)
+    elif in_process:
+        _scaling.use_cpu_devices(_scaling.max_devices(cases))
     options = _runner.RunOptions(
-        policy, args.in_process, args.timeout, args.memory_limit, profile=args.profile, compile_cache=cache, lower_for=lower_for
+        policy, in_process, args.timeout, args.memory_limit, profile=args.profile, compile_cache=cache, lower_for=lower_for, processes=processes
     )
     err = Console(stderr=True, highlight=False)
     if resume is not None:
@@ -248,10 +262,10 @@ def cmd_run(args) -> int:
         cases = _runner.missing(cases, resume)
         err.print(f"nnbench: resuming {out}: {len(resume['records'])} cases kept, {len(cases)} to run", markup=False, soft_wrap=True)
     else:
-        out = _resolve_out(args.out)
+        out = _resolve_out(args.out) if _scaling.process_index() == 0 else None
         lock = None
-        err.print(f"nnbench: {len(cases)} cases -> {out}", markup=False, soft_wrap=True)
-    if cache and args.in_process:
+        err.print(f"nnbench: {len(cases)} cases -> {out or 'process 0'}", markup=False, soft_wrap=True)
+    if cache and in_process:
         from nnbench._worker import enable_compile_cache
 
         enable_compile_cache(cache)
@@ -270,12 +284,13 @@ def cmd_run(args) -> int:
         if lock is not None:
             lock.close()
     _report.print_run(data, console)
-    written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
-    console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False, markup=False)
-    if args.profile:
-        from nnbench import _profile
+    if out is not None:
+        written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
+        console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False, markup=False)
+        if args.profile:
+            from nnbench import _profile
 
-        console.print(f"profiles: {out.with_suffix('.profile')}\nview:     {_profile.view_commands(out.with_suffix('.profile'))[0]}", highlight=False, soft_wrap=True)
+            console.print(f"profiles: {out.with_suffix('.profile')}\nview:     {_profile.view_commands(out.with_suffix('.profile'))[0]}", highlight=False, soft_wrap=True)
     bad = [r for r in data["records"] if r["status"] != "ok"]
     return EXIT_FOUND if bad else EXIT_OK
 
@@ -294,6 +309,25 @@ def _lock(path: Path):
         f.close()
         raise BadInput(f"{path}: another nnbench is writing this run file") from None
     return f
+
+
+def _distributed(args) -> bool:
+    return bool(getattr(args, "distributed", False) or getattr(args, "coordinator", None) or getattr(args, "num_processes", None) or getattr(args, "process_id", None) is not None)
+
+
+def _start_distributed(args, cases) -> int:
+    """Join the jax.distributed job; the number of processes in it."""
+    from nnbench import _scaling
+
+    if args.num_processes is not None and args.process_id is not None and not 0 <= args.process_id < args.num_processes:
+        raise BadInput(f"--process-id {args.process_id}: must be in 0..{args.num_processes - 1}")
+    n = _scaling.max_devices(cases) or 1
+    local = n // args.num_processes if args.num_processes and n % args.num_processes == 0 else None
+    try:
+        _scaling.init_distributed(args.coordinator, args.num_processes, args.process_id, local)
+    except (ValueError, RuntimeError) as e:
+        raise BadInput(f"jax.distributed.initialize: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return _scaling.process_count()
 
 
 def cmd_report(args) -> int:
