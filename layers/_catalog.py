@@ -36,6 +36,8 @@ class Entry:
     tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
     impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
       implementing the family's protocol (see ``layers._styles``).
+    stochastic: the layer draws random numbers in training (dropout): train
+      steps then thread a fresh PRNG key into every step.
   """
 
   name: str
@@ -47,6 +49,7 @@ class Entry:
   items: Callable[[Mapping[str, Any]], int]
   tolerance: Mapping[str, tuple[float, float]]
   impls: Mapping[str, ModuleType]
+  stochastic: bool = False
 
   def config(self, size: str) -> Mapping[str, Any]:
     try:

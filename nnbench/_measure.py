@@ -23,6 +23,8 @@ class NonFiniteOutput(ValueError):
 
 def check_finite(out: Any, when: str) -> None:
     for leaf in jax.tree_util.tree_leaves(out):
+        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.extended):
+            continue  # PRNG keys (e.g. an NNX module's Rngs) have no finiteness
         if hasattr(leaf, "dtype") and np.issubdtype(np.dtype(leaf.dtype), np.inexact):
             if not bool(np.isfinite(np.asarray(leaf, dtype=np.float64)).all()):
                 raise NonFiniteOutput(f"non-finite values in the step's output ({when})")
