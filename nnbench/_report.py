@@ -220,6 +220,7 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
             for d in details:
                 lines.append("| " + " | ".join(_md_escape(d[c]) for c in cols) + " |")
             lines.append("")
+        lines += _same_program_md(run["records"])
         bad = [d for d in detail_rows(run["records"]) if d["status"] != "ok"]
         if bad:
             lines.append("Failed or invalid cases:")
@@ -229,6 +230,22 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
     if plot_name:
         lines += [f"![median step time per style]({plot_name})", ""]
     return "\n".join(lines)
+
+
+def _same_program_md(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Section: which styles compile to the same optimized HLO as raw JAX."""
+    from nnbench._fairness import diff_text, same_program
+
+    table = same_program(records)
+    if not table:
+        return []
+    lines = ["Same compiled program as `jax` (optimized-HLO op histogram; jax's count → the style's):", ""]
+    lines += ["| layer/mode/size/dtype | style | same | differing ops |", "|---|---|---|---|"]
+    for group, row in table.items():
+        for style, res in row.items():
+            same = {True: "yes", False: "no", None: "–"}[res["same"]]
+            lines.append(f"| {_md_escape(group)} | {_md_escape(style)} | {same} | {_md_escape(diff_text(res['diff']))} |")
+    return lines + [""]
 
 
 def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:

@@ -34,6 +34,7 @@ def run(
     """Measure every case; ``out`` must already be claimed (see
     ``_results.create_exclusive``). Returns the finished run dict."""
     console = console or Console(stderr=True)
+    _env.pin_matmul_precision()
     data = _results.new_run(_env.fingerprint(), argv=argv, suite=suite)
     _results.write_atomic(out, data)
     columns = (

@@ -65,8 +65,9 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
 def run_group(cases: Sequence[Case], policy: TimingPolicy | None = None) -> list[dict[str, Any]]:
     """Measure ``cases`` in this process; never raises for a case's fault."""
     import layers
-    from nnbench import _measure
+    from nnbench import _env, _measure
 
+    _env.pin_matmul_precision()
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
     ready: list[tuple[dict[str, Any], _measure.Prepared, Any]] = []
