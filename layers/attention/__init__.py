@@ -10,7 +10,7 @@ weighted sum ``2·2·B·T²·D``, the latter halved under the causal mask; train
 """
 
 from layers._catalog import Entry
-from layers._kit import TOLERANCE, mse, normal_batch
+from layers._kit import mse, normal_batch
 from layers.attention import _haiku, _jax, _linen, _nnx
 
 
