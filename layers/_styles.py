@@ -207,6 +207,21 @@ def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32"
     return _nnx_built(style, functools.partial(_nnx_train, loss=loss), (model, optimizer), (batch,))
 
 
+class _Bound:
+    """An ``nnx.cached_partial`` step, plus ``trace(*data)`` (the bound
+    ``nnx.jit`` function traced with its objects) for compile-stage timing:
+    the cached partial itself is a plain function."""
+
+    def __init__(self, call: Callable, jitted: Any, objects: tuple[Any, ...]):
+        self._call, self._jitted, self._objects = call, jitted, objects
+
+    def __call__(self, *data):
+        return self._call(*data)
+
+    def trace(self, *data):
+        return self._jitted.trace(*self._objects, *data)
+
+
 def _nnx_jit(style: str) -> Callable:
     """``nnx.jit`` as the style writes it (graph mode, or tree mode)."""
     return functools.partial(nnx.jit, graph=False) if style == "nnx_tree" else nnx.jit
@@ -222,7 +237,8 @@ def _nnx_built(style: str, fn: Callable, objects: tuple[Any, ...], data: tuple[A
     if style in ("nnx", "nnx_tree"):
         return Built(_nnx_jit(style)(fn), objects + data)
     if style == "nnx_cached":
-        return Built(nnx.cached_partial(nnx.jit(fn), *objects), data)
+        jitted = nnx.jit(fn)
+        return Built(_Bound(nnx.cached_partial(jitted, *objects), jitted, objects), data)
     if style == "nnx_partial":
         return Built(nnx.jit_partial(fn, *objects, graph=False), data)
     graphdef, state = nnx.split(objects)
