@@ -14,7 +14,7 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention")
+_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm")
 
 MODES = ("init", "forward", "train")
 DTYPES = ("float32", "bfloat16")
