@@ -43,10 +43,14 @@ def main() -> None:
     p.add_argument("--dtype", default="float32")
     a = p.parse_args()
     _env.pin_matmul_precision()
-    table = same_program(records(a.layer.split(","), a.mode.split(","), a.size, a.dtype))
     styles = [s for s in layers.STYLES if s != "jax"]
     print("| layer/mode/size/dtype | " + " | ".join(styles) + " |")
-    print("|---|" + "---|" * len(styles))
+    print("|---|" + "---|" * len(styles), flush=True)
+    for name in a.layer.split(","):  # one layer at a time: rows appear as they finish
+        _print_rows(same_program(records([name], a.mode.split(","), a.size, a.dtype)), styles)
+
+
+def _print_rows(table: dict, styles: list[str]) -> None:
     for group, row in table.items():
         cells = []
         for s in styles:
