@@ -14,7 +14,7 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("layers.mlp", "layers.stack")
+_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm", "layers.stack")
 
 MODES = ("init", "forward", "train")
 DTYPES = ("float32", "bfloat16")
@@ -36,6 +36,8 @@ class Entry:
     tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
     impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
       implementing the family's protocol (see ``layers._styles``).
+    stochastic: the layer draws random numbers in training (dropout): train
+      steps then thread a fresh PRNG key into every step.
   """
 
   name: str
@@ -47,6 +49,7 @@ class Entry:
   items: Callable[[Mapping[str, Any]], int]
   tolerance: Mapping[str, tuple[float, float]]
   impls: Mapping[str, ModuleType]
+  stochastic: bool = False
 
   def config(self, size: str) -> Mapping[str, Any]:
     try:

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 from layers._catalog import Entry
-from layers._styles import STYLES, batch_for, canonical_weights, forward_fn, grad_fn
+from layers._styles import FAMILY, STYLES, batch_for, canonical_weights, dropout_fn, forward_fn, grad_fn
 
 
 class ParityError(AssertionError):
@@ -39,6 +39,46 @@ def _finite(x: float) -> float | None:
     return x if np.isfinite(x) else None
 
 
+def dropout_properties(entry: Entry, style: str, config, dtype: str, weights, x: jax.Array, limit: float) -> dict:
+    """Prove dropout is threaded honestly in ``style`` (training mode).
+
+    Flax derives a mask from a key by folding in the module path, Haiku by
+    splitting its key sequence and NNX from its ``Rngs`` stream counter, so
+    masks from the same key differ *across* libraries by design. What must
+    hold in every style: the same key gives the same mask, a new key a new
+    one; the kept fraction is ``1 - rate`` (within 5 binomial standard
+    deviations); kept units equal the eval output scaled by ``1 / (1 -
+    rate)``. Returns those facts and ``message`` (``None`` when all hold).
+    """
+    fn = jax.jit(dropout_fn(entry, style, config, dtype))
+    k1, k2 = jax.random.split(jax.random.key(1234))
+    y1, y1_again, y2 = (np.asarray(fn(weights, x, k), np.float64) for k in (k1, k1, k2))
+    y_eval = np.asarray(jax.jit(forward_fn(entry, style, config, dtype))(weights, x), np.float64)
+    keep = 1.0 - config["rate"]
+    kept = y1 != 0
+    kept_fraction = float(kept.mean())
+    sigma = float(np.sqrt(keep * (1 - keep) / kept.size))
+    scaled_err = float(np.max(np.abs(y1[kept] - y_eval[kept] / keep) / (1.0 + np.abs(y_eval[kept] / keep)), initial=0.0))
+    facts = {
+        "same_key_same_mask": bool(np.array_equal(y1 != 0, y1_again != 0)),
+        "new_key_new_mask": bool(not np.array_equal(y1 != 0, y2 != 0)),
+        "kept_fraction": kept_fraction,
+        "keep_rate": keep,
+        "kept_scaled_err": scaled_err,
+    }
+    problems = []
+    if not facts["same_key_same_mask"]:
+        problems.append("the same key gave different masks")
+    if not facts["new_key_new_mask"]:
+        problems.append("a new key gave the same mask")
+    if abs(kept_fraction - keep) > 5 * sigma:
+        problems.append(f"kept fraction {kept_fraction:.3f}, expected {keep:.3f}")
+    if not scaled_err <= limit:
+        problems.append(f"kept units differ from eval output / keep rate by {scaled_err:.3g}")
+    facts["message"] = f"{entry.name}/{dtype}: style {style!r} dropout: " + "; ".join(problems) if problems else None
+    return facts
+
+
 def parity_report(
     entry: Entry,
     size: str,
@@ -47,12 +87,17 @@ def parity_report(
     seed: int = 0,
     canonical=None,
 ) -> dict[str, dict]:
-    """Compare every style's forward output, loss and param gradients with ``jax``.
+    """Compare every style's forward output, loss, param gradients and state with ``jax``.
 
-    Returns ``{style: {"forward": err, "grad": err, "loss": err, "limit":
-    tol, "ok": bool, "message": str | None}}`` where err is the largest
-    ``|a - b| / (1 + |a|)`` over all elements and tol is the entry's
-    ``atol + rtol`` for ``dtype``.
+    Returns ``{style: {"forward": err, "grad": err, "loss": err, "state":
+    err, "limit": tol, "ok": bool, "message": str | None}}`` where err is
+    the largest ``|a - b| / (1 + |a|)`` over all elements and tol is the
+    entry's ``atol + rtol`` for ``dtype``. ``forward`` is eval mode (BatchNorm
+    uses running statistics, dropout is off); ``grad``, ``loss`` and
+    ``state`` come from one training-mode pass with dropout off, ``state``
+    being every non-param collection after it (BatchNorm running mean and
+    variance). For a stochastic entry, ``"dropout"`` holds
+    ``dropout_properties`` and must pass too.
 
     ``canonical`` overrides the weights given to the compared styles (the
     reference always uses the raw-JAX initialiser's), so tests can prove a
@@ -68,32 +113,49 @@ def parity_report(
 
     # Each view is jitted: op-by-op evaluation of a model costs seconds.
     want_y = jax.jit(forward_fn(entry, "jax", config, dtype))(reference, batch["x"])
-    want_loss, want_g = jax.jit(grad_fn(entry, "jax", config, dtype))(reference, batch)
+    want_loss, want_g, want_state = jax.jit(grad_fn(entry, "jax", config, dtype))(reference, batch)
     report: dict[str, dict] = {}
+    # The views depend on the style family only (the NNX jit modes run the
+    # same module code); each family is evaluated once.
+    views: dict[str, tuple] = {}
     for style in styles:
-        got_y = jax.jit(forward_fn(entry, style, config, dtype))(weights, batch["x"])
-        got_loss, got_g = jax.jit(grad_fn(entry, style, config, dtype))(weights, batch)
+        family = FAMILY[style]
+        if family not in views:
+            views[family] = (
+                jax.jit(forward_fn(entry, style, config, dtype))(weights, batch["x"]),
+                *jax.jit(grad_fn(entry, style, config, dtype))(weights, batch),
+            )
+        got_y, got_loss, got_g, got_state = views[family]
         message = None
         try:
             fwd, _ = _max_err(want_y, got_y)
             grad, where = _max_err(want_g, got_g)
             lerr, _ = _max_err(want_loss, got_loss)
+            serr, swhere = _max_err(want_state, got_state)
         except ParityError as e:
-            fwd = grad = lerr = float("inf")
+            fwd = grad = lerr = serr = float("inf")
             message = f"{entry.name}/{size}/{dtype}: style {style!r}: {e}"
         else:
-            for what, err in (("forward output", fwd), ("gradient" + (f" {where}" if where else ""), grad), ("loss", lerr)):
+            for what, err in (("forward output", fwd), ("gradient" + (f" {where}" if where else ""), grad), ("loss", lerr), (f"state {swhere}", serr)):
                 if not err <= limit:
                     message = f"{entry.name}/{size}/{dtype}: style {style!r} {what} differs from jax by {err:.3g} (limit {limit:.3g})"
                     break
+        if message is None and entry.stochastic:
+            if (family, "dropout") not in views:
+                views[family, "dropout"] = dropout_properties(entry, style, config, dtype, weights, batch["x"], limit)
+            dropout = views[family, "dropout"]
+            message = dropout["message"]
         report[style] = {
             "forward": _finite(fwd),
             "grad": _finite(grad),
             "loss": _finite(lerr),
+            "state": _finite(serr),
             "limit": limit,
             "ok": message is None,
             "message": message,
         }
+        if entry.stochastic:
+            report[style]["dropout"] = dropout
     return report
 
 

@@ -19,6 +19,8 @@ that merges inside.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -29,8 +31,28 @@ from flax import nnx
 
 from layers._catalog import MODES, Batch, Entry
 
-STYLES = ("jax", "linen", "nnx", "nnx_split", "haiku")
-FAMILY = {"jax": "jax", "linen": "linen", "haiku": "haiku", "nnx": "nnx", "nnx_split": "nnx"}
+DESIGN_STYLES = ("jax", "linen", "nnx", "nnx_split", "haiku")
+
+
+def nnx_jit_modes() -> tuple[str, ...]:
+    """The extra NNX jit modes the installed Flax offers, detected, not assumed.
+
+    ``nnx_tree``: ``nnx.jit(..., graph=False)`` (tree mode); ``nnx_cached``:
+    ``nnx.cached_partial`` over an ``nnx.jit`` step; ``nnx_partial``:
+    ``nnx.jit_partial(..., graph=False)``.
+    """
+    modes = []
+    if "graph" in inspect.signature(nnx.jit).parameters:
+        modes.append("nnx_tree")
+    if hasattr(nnx, "cached_partial"):
+        modes.append("nnx_cached")
+    if hasattr(nnx, "jit_partial"):
+        modes.append("nnx_partial")
+    return tuple(modes)
+
+
+STYLES = DESIGN_STYLES + nnx_jit_modes()
+FAMILY = {"jax": "jax", "linen": "linen", "haiku": "haiku", **{s: "nnx" for s in STYLES if s.startswith("nnx")}}
 LEARNING_RATE = 1e-3
 
 Variables = dict[str, Any]
@@ -89,18 +111,30 @@ def _functional(entry: Entry, style: str, config: Mapping[str, Any], dtype: str)
     return entry.impls[FAMILY[style]].model(config, _dtype(dtype))
 
 
-def _functional_train_step(fm: Functional, loss: Callable, tx: optax.GradientTransformation):
+def _functional_train_step(fm: Functional, loss: Callable, tx: optax.GradientTransformation, stochastic: bool):
+    """``(variables, opt_state, batch, rng) -> (variables, opt_state, loss, rng)``.
+
+    ``rng`` is raw key data (``uint32``); a stochastic layer splits it each
+    step, uses one half and carries the other, so every step draws a new
+    dropout mask. Non-param collections the forward pass updates (BatchNorm
+    statistics) come back in ``variables``.
+    """
+
     def train_step(variables, opt_state, batch, rng):
         rest = {k: v for k, v in variables.items() if k != "params"}
+        step_key = None
+        if stochastic:
+            rng, step_key = jax.random.split(jax.random.wrap_key_data(rng))
+            rng = jax.random.key_data(rng)
 
         def loss_fn(params):
-            y, updates = fm.apply({"params": params, **rest}, batch["x"], train=True, rng=rng)
+            y, updates = fm.apply({"params": params, **rest}, batch["x"], train=True, rng=step_key)
             return loss(y, batch), updates
 
         (value, updates), grads = jax.value_and_grad(loss_fn, has_aux=True)(variables["params"])
         deltas, opt_state = tx.update(grads, opt_state, variables["params"])
         params = optax.apply_updates(variables["params"], deltas)
-        return {"params": params, **rest, **updates}, opt_state, value
+        return {"params": params, **rest, **updates}, opt_state, value, rng
 
     return train_step
 
@@ -110,6 +144,16 @@ def _nnx_loss_fn(loss: Callable, batch: Batch):
         return loss(model(batch["x"]), batch)
 
     return loss_fn
+
+
+def _nnx_train(model, optimizer, batch, loss):
+    value, grads = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
+    optimizer.update(model, grads)
+    return value
+
+
+def _nnx_forward(model, x):
+    return model(x)
 
 
 def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32", seed: int = 0) -> Built:
@@ -133,61 +177,89 @@ def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32"
             step = jax.jit(lambda v, x: fm.apply(v, x, train=False, rng=None)[0])
             return Built(step, (variables, batch["x"]))
         opt_state = tx.init(variables["params"])
-        step = jax.jit(_functional_train_step(fm, loss, tx), donate_argnums=(0, 1))
+        stochastic = getattr(entry, "stochastic", False)
+        step = jax.jit(_functional_train_step(fm, loss, tx, stochastic), donate_argnums=(0, 1))
         return Built(
             step,
-            (variables, opt_state, batch, k_rng),
-            carry=lambda args, out: (out[0], out[1], args[2], args[3]),
+            (variables, opt_state, batch, jax.random.key_data(k_rng)),
+            carry=lambda args, out: (out[0], out[1], args[2], out[3]),
             donated=True,
         )
 
     impl = entry.impls["nnx"]
     if mode == "init":
-        if style == "nnx":
-            step = nnx.jit(lambda key: impl.model(config, _dtype(dtype), nnx.Rngs(key)))
-        else:
+        if style == "nnx_split":
             step = jax.jit(lambda key: nnx.split(impl.model(config, _dtype(dtype), nnx.Rngs(key)))[1])
+        else:
+            step = _nnx_jit(style)(lambda key: impl.model(config, _dtype(dtype), nnx.Rngs(key)))
         return Built(step, (k_init,))
 
     canonical = canonical_weights(entry, config, dtype, k_init, batch["x"])
     model = _nnx_module(entry, config, dtype, canonical, k_rng)
     if mode == "forward":
         model.eval()
-        if style == "nnx":
-            return Built(nnx.jit(lambda m, x: m(x)), (model, batch["x"]))
-        graphdef, state = nnx.split(model)
-        step = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x))
-        return Built(step, (state, batch["x"]))
+        return _nnx_built(style, _nnx_forward, (model,), (batch["x"],))
 
+    # nnx.Module.train(): Dropout draws from the module's own Rngs stream
+    # (its counter advances every call) and BatchNorm updates its BatchStat.
     model.train()
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    if style == "nnx":
+    return _nnx_built(style, functools.partial(_nnx_train, loss=loss), (model, optimizer), (batch,))
 
-        @nnx.jit
-        def nnx_train_step(model, optimizer, batch):
-            value, grads = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
-            optimizer.update(model, grads)
-            return value
 
-        return Built(nnx_train_step, (model, optimizer, batch))
+class _Bound:
+    """An ``nnx.cached_partial`` step, plus ``trace(*data)`` (the bound
+    ``nnx.jit`` function traced with its objects) for compile-stage timing:
+    the cached partial itself is a plain function."""
 
-    graphdef, state = nnx.split((model, optimizer))
+    def __init__(self, call: Callable, jitted: Any, objects: tuple[Any, ...]):
+        self._call, self._jitted, self._objects = call, jitted, objects
 
-    def split_train_step(state, batch):
-        model, optimizer = nnx.merge(graphdef, state)
-        value, grads = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
-        optimizer.update(model, grads)
-        return nnx.state((model, optimizer)), value
+    def __call__(self, *data):
+        return self._call(*data)
 
-    step = jax.jit(split_train_step, donate_argnums=(0,))
-    return Built(step, (state, batch), carry=lambda args, out: (out[0], args[1]), donated=True)
+    def trace(self, *data):
+        return self._jitted.trace(*self._objects, *data)
+
+
+def _nnx_jit(style: str) -> Callable:
+    """``nnx.jit`` as the style writes it (graph mode, or tree mode)."""
+    return functools.partial(nnx.jit, graph=False) if style == "nnx_tree" else nnx.jit
+
+
+def _nnx_built(style: str, fn: Callable, objects: tuple[Any, ...], data: tuple[Any, ...]) -> Built:
+    """Step ``fn(*objects, *data)`` (objects: NNX modules/optimizers) in ``style``.
+
+    ``nnx``/``nnx_tree`` pass the objects on every call; ``nnx_cached`` and
+    ``nnx_partial`` bind them once; ``nnx_split`` splits them once and
+    ``jax.jit``s a function over their state that merges inside.
+    """
+    if style in ("nnx", "nnx_tree"):
+        return Built(_nnx_jit(style)(fn), objects + data)
+    if style == "nnx_cached":
+        jitted = nnx.jit(fn)
+        return Built(_Bound(nnx.cached_partial(jitted, *objects), jitted, objects), data)
+    if style == "nnx_partial":
+        return Built(nnx.jit_partial(fn, *objects, graph=False), data)
+    graphdef, state = nnx.split(objects)
+    train = len(objects) > 1
+
+    def split_step(state, *data):
+        objs = nnx.merge(graphdef, state)
+        out = fn(*objs, *data)
+        return (nnx.state(objs), out) if train else out
+
+    if not train:
+        return Built(jax.jit(split_step), (state, *data))
+    step = jax.jit(split_step, donate_argnums=(0,))
+    return Built(step, (state, *data), carry=lambda args, out: (out[0], *args[1:]), donated=True)
 
 
 # --- parity views: the same math from every style, in the canonical layout ---
 
 
 def forward_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, jax.Array], jax.Array]:
-    """``(canonical, x) -> y`` computed through ``style``'s own API."""
+    """``(canonical, x) -> y`` computed through ``style``'s own API, eval mode."""
     if FAMILY[style] != "nnx":
         fm = _functional(entry, style, config, dtype)
         return lambda canonical, x: fm.apply(fm.from_canonical(canonical), x, train=False, rng=None)[0]
@@ -200,8 +272,32 @@ def forward_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) 
     return forward
 
 
-def grad_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, Batch], tuple[jax.Array, Variables]]:
-    """``(canonical, batch) -> (loss, canonical param grads)`` through ``style``."""
+def dropout_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, jax.Array, jax.Array], jax.Array]:
+    """``(canonical, x, key) -> y`` in training mode with dropout drawn from ``key``.
+
+    Functional styles get ``key`` as their step key; NNX builds its module
+    with ``nnx.Rngs(key)``. Libraries derive masks from a key differently, so
+    only properties are comparable across styles (see ``_parity``).
+    """
+    if FAMILY[style] != "nnx":
+        fm = _functional(entry, style, config, dtype)
+        return lambda canonical, x, key: fm.apply(fm.from_canonical(canonical), x, train=True, rng=key)[0]
+
+    def forward(canonical, x, key):
+        model = _nnx_module(entry, config, dtype, canonical, key)
+        model.train()
+        return model(x)
+
+    return forward
+
+
+def grad_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, Batch], tuple[jax.Array, Variables, Variables]]:
+    """``(canonical, batch) -> (loss, param grads, state)`` through ``style``.
+
+    Training mode (BatchNorm normalises with batch statistics) with dropout
+    off; ``state`` is every non-param collection after the step (e.g.
+    ``{"batch_stats": ...}``, ``{}`` for stateless layers), canonical layout.
+    """
     loss = entry.loss
     if FAMILY[style] != "nnx":
         fm = _functional(entry, style, config, dtype)
@@ -211,11 +307,12 @@ def grad_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> 
             rest = {k: v for k, v in variables.items() if k != "params"}
 
             def loss_fn(params):
-                y, _ = fm.apply({"params": params, **rest}, batch["x"], train=True, rng=None)
-                return loss(y, batch)
+                y, updates = fm.apply({"params": params, **rest}, batch["x"], train=True, rng=None)
+                return loss(y, batch), updates
 
-            value, g = jax.value_and_grad(loss_fn)(variables["params"])
-            return value, fm.to_canonical({"params": g, **rest})["params"]
+            (value, updates), g = jax.value_and_grad(loss_fn, has_aux=True)(variables["params"])
+            after = fm.to_canonical({"params": g, **rest, **updates})
+            return value, after.pop("params"), after
 
         return grads
 
@@ -223,8 +320,11 @@ def grad_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> 
 
     def nnx_grads(canonical, batch):
         model = _nnx_module(entry, config, dtype, canonical, jax.random.key(0))
-        model.train()
+        model.set_attributes(deterministic=True, use_running_average=False, raise_if_not_found=False)
         value, g = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
-        return value, impl.to_canonical(nnx.to_pure_dict(g))["params"]
+        grads = impl.to_canonical(nnx.to_pure_dict(g))["params"]
+        after = impl.to_canonical(nnx.to_pure_dict(nnx.state(model)))
+        after.pop("params")
+        return value, grads, after
 
     return nnx_grads

@@ -11,6 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Every case runs with this matmul precision, so styles (and machines) are
+# compared at the same numerics; the run file's env records it.
+MATMUL_PRECISION = "highest"
+
+
+def pin_matmul_precision() -> None:
+    """Set ``jax_default_matmul_precision`` to ``MATMUL_PRECISION``."""
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", MATMUL_PRECISION)
+
+
 PACKAGES = ("jax", "jaxlib", "flax", "dm-haiku", "optax", "numpy", "scipy", "nnbench")
 
 

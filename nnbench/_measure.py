@@ -23,6 +23,8 @@ class NonFiniteOutput(ValueError):
 
 def check_finite(out: Any, when: str) -> None:
     for leaf in jax.tree_util.tree_leaves(out):
+        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.extended):
+            continue  # PRNG keys (e.g. an NNX module's Rngs) have no finiteness
         if hasattr(leaf, "dtype") and np.issubdtype(np.dtype(leaf.dtype), np.inexact):
             # A multi-process array: check this process's shards.
             parts = [leaf] if getattr(leaf, "is_fully_addressable", True) else [s.data for s in leaf.addressable_shards]

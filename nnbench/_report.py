@@ -309,6 +309,7 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
             lines.append("|---|---|" + "---:|" * (len(OVERHEAD_COLUMNS) - 2))
             lines += ["| " + " | ".join(_md_escape(row[c]) for c in OVERHEAD_COLUMNS) + " |" for row in overhead]
             lines.append("")
+        lines += _same_program_md(run["records"])
         bad = [d for d in detail_rows(run["records"]) if d["status"] != "ok"]
         if bad:
             lines.append("Failed or invalid cases:")
@@ -318,6 +319,22 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
     if plot_name:
         lines += [f"![median step time per style]({plot_name})", ""]
     return "\n".join(lines)
+
+
+def _same_program_md(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Section: which styles compile to the same optimized HLO as raw JAX."""
+    from nnbench._fairness import diff_text, same_program
+
+    table = same_program(records)
+    if not table:
+        return []
+    lines = ["Same compiled program as `jax` (optimized-HLO op histogram; jax's count → the style's):", ""]
+    lines += ["| layer/mode/size/dtype | style | same | differing ops |", "|---|---|---|---|"]
+    for group, row in table.items():
+        for style, res in row.items():
+            same = {True: "yes", False: "no", None: "–"}[res["same"]]
+            lines.append(f"| {_md_escape(group)} | {_md_escape(style)} | {same} | {_md_escape(diff_text(res['diff']))} |")
+    return lines + [""]
 
 
 def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:

@@ -51,6 +51,7 @@ def run(
     kept and whose missing cases are the ones in ``cases``.
     """
     console = console or Console(stderr=True)
+    _env.pin_matmul_precision()
     if resume is None:
         data = _results.new_run(_env.fingerprint(), argv=argv, suite=suite)
         data["request"] = request

@@ -139,8 +139,9 @@ def run_group(
     its timing.
     """
     import layers
-    from nnbench import _compile, _measure, _scaling
+    from nnbench import _compile, _env, _measure, _scaling
 
+    _env.pin_matmul_precision()
     policy = policy or TimingPolicy()
     records = [base_record(c) for c in cases]
     ready: list[tuple[dict[str, Any], _measure.Prepared, Any]] = []
@@ -342,6 +343,9 @@ def _main() -> int:
         return 1  # the runner died before the death signal was set
     cases = [Case.from_dict(c) for c in request["cases"]]
     options = request.get("options") or {}
+    from nnbench import _env
+
+    _env.pin_matmul_precision()  # the compile-only pass must build the same programs
     if options.get("compile_cache"):
         enable_compile_cache(options["compile_cache"])
     if any(c.source is None for c in cases):

@@ -1,0 +1,3 @@
+from layers.pool import entry
+
+ENTRY = entry("avg")

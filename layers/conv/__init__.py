@@ -1,0 +1,55 @@
+"""Convolutions shared by the ``conv1d``, ``conv2d`` and ``conv_transpose``
+entries: channels-last input ``[batch, *spatial, c_in]``, kernel
+``[*kernel, c_in, c_out]``, one module per style family, generic over the
+number of spatial dimensions.
+
+Config keys: ``batch``, ``spatial`` (tuple), ``c_in``, ``c_out``, ``kernel``
+(tuple), ``stride`` (tuple), ``padding`` (``"SAME"`` or ``"VALID"``),
+``transpose`` (bool). Canonical layout: ``{"params": {"w": [*kernel, c_in,
+c_out], "b": [c_out]}}``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from layers._catalog import Entry
+from layers._kit import TOLERANCE, mse, normal_batch
+
+
+def out_spatial(config) -> tuple[int, ...]:
+    out = []
+    for n, k, s in zip(config["spatial"], config["kernel"], config["stride"], strict=True):
+        if config.get("transpose"):
+            out.append(n * s if config["padding"] == "SAME" else (n - 1) * s + k)
+        else:
+            out.append(-(-n // s) if config["padding"] == "SAME" else (n - k) // s + 1)
+    return tuple(out)
+
+
+def flops(config, mode):
+    """``2·B·positions·prod(kernel)·c_in·c_out``, positions being the output
+    positions (the input ones for a transposed conv); train ×3."""
+    positions = math.prod(config["spatial"] if config.get("transpose") else out_spatial(config))
+    forward = 2 * config["batch"] * positions * math.prod(config["kernel"]) * config["c_in"] * config["c_out"]
+    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+
+
+def config(batch, spatial, c_in, c_out, kernel, stride, padding, transpose=False):
+    return {"batch": batch, "spatial": tuple(spatial), "c_in": c_in, "c_out": c_out, "kernel": tuple(kernel), "stride": tuple(stride), "padding": padding, "transpose": transpose}
+
+
+def entry(name: str, description: str, sizes: dict) -> Entry:
+    from layers.conv import _haiku, _jax, _linen, _nnx
+
+    return Entry(
+        name=name,
+        description=description,
+        sizes=sizes,
+        make_batch=normal_batch(lambda c: (c["batch"], *c["spatial"], c["c_in"]), lambda c: (c["batch"], *out_spatial(c), c["c_out"])),
+        loss=mse,
+        flops=flops,
+        items=lambda c: c["batch"],
+        tolerance=TOLERANCE,
+        impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    )
