@@ -14,10 +14,13 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("layers.mlp",)
+_ENTRY_MODULES = ("layers.mlp", "layers.transformer_lm", "layers.vit", "layers.lstm_lm", "layers.resnet")
 
 MODES = ("init", "forward", "train")
 DTYPES = ("float32", "bfloat16")
+# Depths swept by the ``compile`` suite: models with stackable blocks offer
+# sizes ``d<N>`` (unrolled) and ``d<N>_scan`` (the library's own scan).
+COMPILE_DEPTHS = (1, 2, 4, 8, 16, 32)
 
 
 @dataclasses.dataclass(frozen=True)

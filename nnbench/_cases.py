@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import layers
-from layers._catalog import DTYPES, MODES
+from layers._catalog import COMPILE_DEPTHS, DTYPES, MODES
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -51,6 +51,7 @@ class Suite:
     modes: tuple[str, ...]
     sizes: tuple[str, ...]
     dtypes: tuple[str, ...]
+    budget_s: float | None = None  # default timing budget per case (None: the CLI's)
 
 
 SUITES = {
@@ -60,6 +61,15 @@ SUITES = {
         Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",)),
         Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
         Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
+        Suite(
+            "compile",
+            "trace/lower/compile time vs depth (1-32 blocks), unrolled vs scanned, every style; tiny widths, train",
+            ("mlp", "transformer_lm"),
+            ("train",),
+            tuple(f"d{n}{v}" for n in COMPILE_DEPTHS for v in ("", "_scan")),
+            ("float32",),
+            budget_s=0.05,
+        ),
     )
 }
 

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="run file (*.json, must not exist) or directory (default: results/)")
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
     p.add_argument("--timeout", type=_positive(float), default=600.0, help="per-case time limit in seconds (default 600)")
-    p.add_argument("--budget", type=_positive(float), default=1.0, help="timing budget per case in seconds (default 1)")
+    p.add_argument("--budget", type=_positive(float), default=None, help="timing budget per case in seconds (default 1; the compile suite 0.05)")
     p.add_argument("--target-ci", type=_positive(float), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int), default=10, help="timed calls at least (default 10)")
 
@@ -111,11 +111,12 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _runner
+    from nnbench import _cases, _report, _runner
     from nnbench._timing import TimingPolicy
 
     cases = _select(args)
-    policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
+    budget = args.budget or (_cases.SUITES[args.suite].budget_s if args.suite else None) or 1.0
+    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples)
     out = _resolve_out(args.out)
     console = Console()
     err = Console(stderr=True)
