@@ -14,10 +14,13 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm", "layers.stack")
+_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm", "layers.stack", "layers.transformer_lm", "layers.vit", "layers.lstm_lm", "layers.resnet")
 
 MODES = ("init", "forward", "train")
 DTYPES = ("float32", "bfloat16")
+# Depths swept by the ``compile`` suite: models with stackable blocks offer
+# sizes ``d<N>`` (unrolled) and ``d<N>_scan`` (the library's own scan).
+COMPILE_DEPTHS = (1, 2, 4, 8, 16, 32)
 
 
 @dataclasses.dataclass(frozen=True)

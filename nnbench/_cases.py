@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import layers
-from layers._catalog import DTYPES, MODES
+from layers._catalog import COMPILE_DEPTHS, DTYPES, MODES
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -76,6 +76,7 @@ class Suite:
     sizes: tuple[str, ...]
     dtypes: tuple[str, ...]
     skip: tuple[tuple[str, str], ...] = ()  # (mode, size) pairs left out
+    budget_s: float | None = None  # default timing budget per case (None: the CLI's)
 
 
 SUITES = {
@@ -94,6 +95,15 @@ SUITES = {
             ("d1", "d10", "d100", "d1000"),
             ("float32",),
             skip=(("train", "d1000"),),
+        ),
+        Suite(
+            "compile",
+            "trace/lower/compile time vs depth (1-32 blocks), unrolled vs scanned, every style; tiny widths, train",
+            ("mlp", "transformer_lm"),
+            ("train",),
+            tuple(f"d{n}{v}" for n in COMPILE_DEPTHS for v in ("", "_scan")),
+            ("float32",),
+            budget_s=0.05,
         ),
     )
 }

@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUNFILE", help="complete the cases missing from an interrupted run file, with its selection and options")
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
     p.add_argument("--timeout", type=_positive(float, 7 * 86400), default=600.0, help="per-case time limit in seconds (default 600)")
-    p.add_argument("--budget", type=_positive(float, 86400), default=1.0, help="timing budget per case in seconds (default 1)")
+    p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case in seconds (default 1; the compile suite 0.05)")
     p.add_argument("--target-ci", type=_positive(float, 1.0), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
@@ -235,7 +235,7 @@ def cmd_list(args) -> int:
 def cmd_run(args) -> int:
     from rich.console import Console
 
-    from nnbench import _report, _results, _runner, _scaling
+    from nnbench import _cases, _report, _results, _runner, _scaling
     from nnbench._timing import TimingPolicy
 
     resume = None
@@ -245,7 +245,8 @@ def cmd_run(args) -> int:
         module, _, attr = args.cases.rpartition(":")
         args.cases = f"{os.path.abspath(module)}:{attr}"  # resumable from anywhere
     cases = _select(args)
-    policy = TimingPolicy(budget_s=args.budget, target_ci=args.target_ci, min_samples=args.min_samples)
+    budget = args.budget or (_cases.SUITES[args.suite].budget_s if args.suite else None) or 1.0
+    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples)
     lower_for = _lower_for(args.lower_for)
     cache = _compile_cache(args.compile_cache)
     processes, in_process = 1, args.in_process

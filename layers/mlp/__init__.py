@@ -2,7 +2,15 @@
 
 Config keys: ``batch`` (int), ``widths`` (input width followed by each
 layer's output width), ``activation`` (``"relu"``, ``"gelu"`` or
-``"tanh"``).
+``"tanh"``), ``scan`` (bool, optional).
+
+With ``scan`` every layer but the last (all ``width → width``, each followed
+by the activation) is one stacked block run by the library's scan
+(``jax.lax.scan``, ``nn.scan``, ``nnx.vmap`` + ``nnx.scan``,
+``hk.layer_stack``); the canonical layout then holds them as ``"blocks":
+{"w": [N, W, W], "b": [N, W]}`` and the last layer as ``dense_<N>``. Sizes
+``d<N>``/``d<N>_scan`` (N blocks plus the output layer, width 16) are the
+``compile`` suite's sweep.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from layers._catalog import Entry
+from layers._catalog import COMPILE_DEPTHS, Entry
 from layers.mlp import _haiku, _jax, _linen, _nnx
 
 
@@ -31,12 +39,15 @@ def loss(prediction, batch):
 def flops(config, mode):
     """Matmul FLOPs: ``2·B·Σ in·out`` forward; backward costs twice that."""
     widths = config["widths"]
-    forward = 2 * config["batch"] * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    forward = 2 * config["batch"] * sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
     return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
 
 
-def _config(batch, widths, activation="relu"):
-    return {"batch": batch, "widths": tuple(widths), "activation": activation}
+def _config(batch, widths, activation="relu", scan=False):
+    return {"batch": batch, "widths": tuple(widths), "activation": activation, "scan": scan}
+
+
+_DEPTH_SIZES = {f"d{n}{tag}": _config(8, (16,) * (n + 2), scan=bool(tag)) for n in COMPILE_DEPTHS for tag in ("", "_scan")}
 
 
 ENTRY = Entry(
@@ -47,6 +58,7 @@ ENTRY = Entry(
         "small": _config(64, (256, 512, 512, 256)),
         "base": _config(256, (1024, 4096, 4096, 1024), "gelu"),
         "large": _config(1024, (4096, 16384, 16384, 4096), "gelu"),
+        **_DEPTH_SIZES,
     },
     make_batch=make_batch,
     loss=loss,

@@ -11,7 +11,7 @@ import haiku as hk
 import jax.numpy as jnp
 
 from layers._styles import Functional
-from layers.mlp._common import ACTIVATIONS, layer_names
+from layers.mlp._common import ACTIVATIONS, layer_names, n_scanned
 
 
 class _Dense(hk.Module):
@@ -31,12 +31,18 @@ def model(config, dtype) -> Functional:
     act = ACTIVATIONS[config["activation"]]
     names = layer_names(config)
 
+    n = n_scanned(config)
+
+    def dense(width, name):
+        return hk.Linear(width, name=name) if dtype == jnp.float32 else _Dense(width, dtype, name=name)
+
     def forward(x):
-        for i, (name, width) in enumerate(zip(names, config["widths"][1:])):
-            if dtype == jnp.float32:
-                x = hk.Linear(width, name=name)(x)
-            else:
-                x = _Dense(width, dtype, name=name)(x)
+        if n:
+            x = hk.layer_stack(n, name="blocks")(lambda h: act(dense(config["widths"][1], "dense")(h)))(x)
+        for i, (name, width) in enumerate(zip(names, config["widths"][1:], strict=True)):
+            if i < n:
+                continue
+            x = dense(width, name)(x)
             if i < len(names) - 1:
                 x = act(x)
         return x
@@ -53,9 +59,9 @@ def model(config, dtype) -> Functional:
         return y, ({"state": state} if state else {})
 
     def to_canonical(variables):
-        return {"params": {k: dict(v) for k, v in variables["params"].items()}}
+        return {"params": {k.removesuffix("/dense"): dict(v) for k, v in variables["params"].items()}}
 
     def from_canonical(canonical):
-        return {"params": {k: dict(v) for k, v in canonical["params"].items()}, "state": {}}
+        return {"params": {("blocks/dense" if k == "blocks" else k): dict(v) for k, v in canonical["params"].items()}, "state": {}}
 
     return Functional(init, apply, to_canonical, from_canonical)
