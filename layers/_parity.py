@@ -126,7 +126,7 @@ def parity_report(
                 *jax.jit(grad_fn(entry, style, config, dtype))(weights, batch),
             )
         got_y, got_loss, got_g, got_state = views[family]
-        message = None
+        message, dropout = None, None
         try:
             fwd, _ = _max_err(want_y, got_y)
             grad, where = _max_err(want_g, got_g)

@@ -168,15 +168,15 @@ def _shard_map_step(entry: Entry, style: str, config: Mapping[str, Any], dtype: 
     axis = MESH_AXIS["dp_shard_map"]
     fm = _styles._functional(entry, style, config, dtype)
     tx = optax.chain(_pmean_grads(axis), optax.adamw(_styles.LEARNING_RATE))
-    inner = _styles._functional_train_step(fm, entry.loss, tx)
+    inner = _styles._functional_train_step(fm, entry.loss, tx, entry.stochastic)
 
     def per_device(variables, opt_state, batch, rng):
-        variables, opt_state, value = inner(variables, opt_state, batch, rng)
+        variables, opt_state, value, rng = inner(variables, opt_state, batch, rng)
         # Mutable collections (e.g. batch statistics) are averaged too.
         rest = {k: jax.tree.map(lambda v: jax.lax.pmean(v, axis) if jax.numpy.issubdtype(v.dtype, jax.numpy.inexact) else v, c) for k, c in variables.items() if k != "params"}
-        return {**variables, **rest}, opt_state, jax.lax.pmean(value, axis)
+        return {**variables, **rest}, opt_state, jax.lax.pmean(value, axis), rng
 
-    step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(), P(axis), P()), out_specs=(P(), P(), P()), check_vma=False)
+    step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(), P(axis), P()), out_specs=(P(), P(), P(), P()), check_vma=False)
     variables, _, batch, rng = built.args
     return _styles.Built(step, (variables, tx.init(variables["params"]), batch, rng), built.carry, built.donated)
 

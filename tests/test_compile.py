@@ -30,7 +30,8 @@ def test_compile_events_recorded_for_the_measured_function(fast_policy):
         assert ev[key] is not None and ev[key] > 0
     # JAX's event spans sit inside the stage-API wall times around them.
     assert ev["backend_compile_s"] <= c["compile_s"] and ev["trace_s"] <= c["trace_s"] and ev["lower_s"] <= c["lower_s"]
-    assert c["persistent_cache"] is None  # no cache configured in tests
+    if jax.config.jax_compilation_cache_dir is None:  # an earlier in-process test may have set one
+        assert c["persistent_cache"] is None
 
 
 def test_event_log_filters_by_name():

@@ -83,7 +83,7 @@ def test_attention_flops_halve_with_the_causal_mask():
     from layers.transformer_lm import block_flops
 
     full, causal = block_flops(2, 8, 16, 64, False), block_flops(2, 8, 16, 64, True)
-    assert full - causal == 2 * 2 * 8 * 8 * 16 / 2
+    assert full - causal == 2 * 2 * 2 * 8 * 8 * 16 / 2  # scores + weighted values, B=2, T=8, D=16, halved
     for name in MODELS:
         entry = layers.get(name)
         config = entry.config("tiny")
@@ -98,6 +98,10 @@ def test_compile_suite_sweeps_depth_scan_and_style():
     assert sizes == {f"d{n}{v}" for n in (1, 2, 4, 8, 16, 32) for v in ("", "_scan")}
     assert {c.style for c in cases} == set(layers.STYLES)
     assert _cases.SUITES["compile"].budget_s == 0.05
-    assert all(layers.get(c.layer).config(c.size)["depth"] == int(c.size[1:].split("_")[0]) for c in cases)
+    for c in cases:
+        config = layers.get(c.layer).config(c.size)
+        # Transformer: ``depth`` blocks; MLP: input layer, depth hidden blocks, output layer.
+        blocks = config["depth"] if "depth" in config else len(config["widths"]) - 2
+        assert blocks == int(c.size[1:].split("_")[0])
     # Existing suites keep their identity: tiny only in ci.
     assert {c.size for c in _cases.select("ci")} == {"tiny"}

@@ -9,8 +9,23 @@ import layers
 ENTRIES = layers.names()
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-@pytest.mark.parametrize("name", ENTRIES)
+# Known gaps, tracked here so they cannot silently close or widen: a strict
+# xfail fails the suite once the gap is fixed, and the runner marks such a
+# case ``invalid`` (never timed) until then.
+KNOWN_GAPS = {
+    ("resnet", "bfloat16"): "Haiku ResNet-18 conv gradients in bfloat16 differ from raw JAX beyond tolerance (issue 3)",
+}
+
+
+def _pairs():
+    for name in ENTRIES:
+        for dtype in ("float32", "bfloat16"):
+            reason = KNOWN_GAPS.get((name, dtype))
+            marks = [pytest.mark.xfail(strict=True, raises=layers.ParityError, reason=reason)] if reason else []
+            yield pytest.param(name, dtype, marks=marks, id=f"{name}-{dtype}")
+
+
+@pytest.mark.parametrize("name, dtype", list(_pairs()))
 def test_all_styles_match_jax(name, dtype):
     entry = layers.get(name)
     report = layers.check_parity(entry, "tiny", dtype)
