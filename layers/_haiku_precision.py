@@ -10,11 +10,14 @@ compute dtype. State (BatchNorm statistics) is left alone.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import haiku as hk
+import jax
 import jax.numpy as jnp
+
+from layers._styles import Functional
 
 
 @contextlib.contextmanager
@@ -34,3 +37,19 @@ def float32_params(dtype: Any) -> Iterator[None]:
 
     with hk.custom_creator(creator), hk.custom_getter(getter):
         yield
+
+
+def stateless(forward: Callable[[jax.Array], jax.Array], to_canonical: Callable, from_canonical: Callable) -> Functional:
+    """``forward(x)`` under ``hk.transform`` as a ``Functional``: no state
+    collections, ``train`` ignored (these models have no dropout or
+    BatchNorm)."""
+    transformed = hk.transform(forward)
+
+    def init(key, x):
+        return {"params": transformed.init(key, x)}
+
+    def apply(variables, x, *, train, rng):
+        del train
+        return transformed.apply(variables["params"], rng, x), {}
+
+    return Functional(init, apply, to_canonical, from_canonical)

@@ -14,7 +14,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from layers._haiku_precision import float32_params
+from layers._haiku_precision import float32_params, stateless
 from layers._styles import Functional
 
 
@@ -49,15 +49,6 @@ def model(config, dtype) -> Functional:
             hs, _ = hk.dynamic_unroll(core, x.astype(dtype), state, time_major=False)
             return hk.Linear(config["vocab"], name="head")(hs)
 
-    transformed = hk.transform(forward)
-
-    def init(key, tokens):
-        return {"params": transformed.init(key, tokens)}
-
-    def apply(variables, tokens, *, train, rng):
-        del train
-        return transformed.apply(variables["params"], rng, tokens), {}
-
     def to_canonical(variables):
         p = variables["params"]
         w = p["lstm/linear"]["w"]
@@ -69,4 +60,4 @@ def model(config, dtype) -> Functional:
         linear = {"w": jnp.concatenate([c["lstm"]["w_i"], c["lstm"]["w_h"]], axis=0), "b": c["lstm"]["b"]}
         return {"params": {"embed": {"embeddings": c["embed"]["embedding"]}, "lstm/linear": linear, "head": dict(c["head"])}}
 
-    return Functional(init, apply, to_canonical, from_canonical)
+    return stateless(forward, to_canonical, from_canonical)

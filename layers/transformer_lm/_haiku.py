@@ -13,7 +13,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from layers._haiku_precision import float32_params
+from layers._haiku_precision import float32_params, stateless
 from layers._styles import Functional
 from layers.transformer_lm import _jax
 
@@ -123,15 +123,6 @@ def model(config, dtype) -> Functional:
                 return x @ embed.embeddings.T
             return hk.Linear(vocab, name="head")(x)
 
-    transformed = hk.transform(forward)
-
-    def init(key, tokens):
-        return {"params": transformed.init(key, tokens)}
-
-    def apply(variables, tokens, *, train, rng):
-        del train
-        return transformed.apply(variables["params"], rng, tokens), {}
-
     def to_canonical(variables):
         p = variables["params"]
         out = {n: {"embedding": p[n]["embeddings"]} for n in ("tok_embed", "pos_embed")}
@@ -148,4 +139,4 @@ def model(config, dtype) -> Functional:
             out["head"] = dict(c["head"])
         return {"params": out}
 
-    return Functional(init, apply, to_canonical, from_canonical)
+    return stateless(forward, to_canonical, from_canonical)

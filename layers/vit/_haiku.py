@@ -6,7 +6,7 @@ from __future__ import annotations
 import haiku as hk
 import jax.numpy as jnp
 
-from layers._haiku_precision import float32_params
+from layers._haiku_precision import float32_params, stateless
 from layers._styles import Functional
 from layers.transformer_lm._haiku import encoder, encoder_from_canonical, encoder_to_canonical
 
@@ -22,15 +22,6 @@ def model(config, dtype) -> Functional:
             h = encoder(h + pos, config, causal=False)
             return hk.Linear(config["classes"], name="head")(h.mean(axis=1))
 
-    transformed = hk.transform(forward)
-
-    def init(key, x):
-        return {"params": transformed.init(key, x)}
-
-    def apply(variables, x, *, train, rng):
-        del train
-        return transformed.apply(variables["params"], rng, x), {}
-
     def to_canonical(variables):
         prm = variables["params"]
         out = {n: dict(prm[n]) for n in ("patch", "head")}
@@ -41,4 +32,4 @@ def model(config, dtype) -> Functional:
         out = {n: dict(c[n]) for n in ("patch", "head")}
         return {"params": {**out, "~": {"pos_embed": c["pos_embed"]["embedding"]}, **encoder_from_canonical(c, "", config)}}
 
-    return Functional(init, apply, to_canonical, from_canonical)
+    return stateless(forward, to_canonical, from_canonical)
