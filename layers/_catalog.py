@@ -14,7 +14,10 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm", "layers.stack", "layers.transformer_lm", "layers.vit", "layers.lstm_lm", "layers.resnet")
+_ENTRY_MODULES = ("layers.mlp", "layers.dense", "layers.layernorm", "layers.rmsnorm", "layers.batchnorm", "layers.dropout", "layers.conv1d", "layers.conv2d", "layers.conv_transpose", "layers.groupnorm", "layers.embedding", "layers.maxpool", "layers.avgpool", "layers.attention", "layers.lstm", "layers.gru", "layers.stack", "layers.transformer_lm", "layers.vit", "layers.lstm_lm", "layers.resnet")
+
+# Short names users type for catalog entries (``--layer transformer``).
+ALIASES = {"transformer": "transformer_lm", "lm": "transformer_lm", "resnet18": "resnet"}
 
 MODES = ("init", "forward", "train")
 DTYPES = ("float32", "bfloat16")
@@ -82,6 +85,6 @@ def names() -> list[str]:
 def get(name: str) -> Entry:
   entries = all_entries()
   try:
-    return entries[name]
+    return entries[ALIASES.get(name, name)]
   except KeyError:
     raise KeyError(f"unknown layer {name!r} (known: {', '.join(entries)})") from None

@@ -140,6 +140,7 @@ def select(
     Filters are lists of names, each possibly comma-separated.
     """
     layer_f, style_f, mode_f, size_f, dtype_f = (_split(v) for v in (layer, style, mode, size, dtype))
+    layer_f = list(dict.fromkeys(layers.ALIASES.get(n, n) for n in layer_f))
     entries = layers.all_entries()
     _check("layer", layer_f, list(entries))
     _check("style", style_f, layers.STYLES)

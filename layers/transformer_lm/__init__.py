@@ -74,9 +74,9 @@ def _config(batch, seq, vocab, d_model, heads, depth, tied=True, scan=False):
 
 
 SIZES = {
-    "tiny": _config(2, 8, 32, 16, 2, 2),
-    "tiny_untied": _config(2, 8, 32, 16, 2, 2, tied=False),
-    "tiny_scan": _config(2, 8, 32, 16, 2, 2, scan=True),
+    "tiny": _config(8, 8, 32, 16, 2, 2),  # batch 8: shards over 1, 2, 4 and 8 devices
+    "tiny_untied": _config(8, 8, 32, 16, 2, 2, tied=False),
+    "tiny_scan": _config(8, 8, 32, 16, 2, 2, scan=True),
     "small": _config(8, 128, 1024, 128, 4, 4),
     "base": _config(8, 1024, 32768, 768, 12, 12),
     "large": _config(8, 1024, 32768, 1024, 16, 24),
