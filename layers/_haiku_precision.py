@@ -4,7 +4,10 @@ Haiku modules create parameters in their input's dtype and compute in the
 parameters' dtype. ``float32_params(dtype)`` is what a Haiku mixed-precision
 policy does, scoped to one ``transform`` instead of set globally on module
 classes: every parameter is *created* in float32 and *read* cast to the
-compute dtype. State (BatchNorm statistics) is left alone.
+compute dtype. State (BatchNorm statistics) is left alone. As Haiku's own
+mixed-precision guide recommends (``hk.mixed_precision.set_policy(hk.BatchNorm,
+full-precision policy)``), modules of the ``full_precision`` classes keep
+their parameters in float32 when read; the caller feeds them float32 input.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from layers._styles import Functional
 
 
 @contextlib.contextmanager
-def float32_params(dtype: Any) -> Iterator[None]:
-    """Within a transformed function: params stored float32, used as ``dtype``."""
+def float32_params(dtype: Any, full_precision: tuple[type[hk.Module], ...] = ()) -> Iterator[None]:
+    """Within a transformed function: params stored float32, used as
+    ``dtype`` (except in modules of the ``full_precision`` classes)."""
     if jnp.dtype(dtype) == jnp.float32:
         yield
         return
@@ -32,7 +36,8 @@ def float32_params(dtype: Any) -> Iterator[None]:
         return next_creator(shape, jnp.float32, init)
 
     def getter(next_getter, value, context):
-        del context
+        if full_precision and isinstance(context.module, full_precision):
+            return next_getter(value)
         return next_getter(value).astype(dtype)
 
     with hk.custom_creator(creator), hk.custom_getter(getter):

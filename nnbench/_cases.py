@@ -83,7 +83,7 @@ SUITES = {
     s.name: s
     for s in (
         Suite("smoke", "the MLP in every style, forward and train, small size: seconds", ("mlp",), ("forward", "train"), ("small",), ("float32",)),
-        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",)),
+        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",), budget_s=0.25),
         Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
         Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
         # Depth 1000 is forward only: its unrolled train step takes minutes of XLA compile on CPU.

@@ -32,9 +32,13 @@ def check_finite(out: Any, when: str) -> None:
                 raise NonFiniteOutput(f"non-finite values in the step's output ({when})")
 
 
+_PEAK_BEFORE_RESETS = 0  # the highest VmHWM mark seen before a reset_peak_rss
+
+
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size so far (Linux reports KiB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    """This process's peak resident set size so far, across peak resets."""
+    mark = peak_rss_mark_bytes() or 0
+    return max(int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, _PEAK_BEFORE_RESETS, mark)
 
 
 def current_rss_bytes() -> int:
@@ -43,6 +47,36 @@ def current_rss_bytes() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return peak_rss_bytes()
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak-RSS mark (``VmHWM``) to its current RSS.
+
+    Linux's ``/proc/self/clear_refs`` (value 5, Linux >= 4.0). With it, one
+    worker process that runs several cases in turn still measures the peak
+    of each case on its own. False where the kernel does not allow it.
+    """
+    global _PEAK_BEFORE_RESETS
+    _PEAK_BEFORE_RESETS = max(_PEAK_BEFORE_RESETS, peak_rss_mark_bytes() or 0)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mark_bytes() -> int | None:
+    """``VmHWM``: the peak RSS since the process started or since the last
+    ``reset_peak_rss``; None where ``/proc`` does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def device_memory_stats() -> dict[str, int] | None:
@@ -56,15 +90,21 @@ def device_memory_stats() -> dict[str, int] | None:
     return dict(stats) if stats else None
 
 
-def runtime_memory(before_rss: int, after_rss: int, dev_before: dict | None, dev_after: dict | None, compiled: dict) -> dict[str, Any]:
+def runtime_memory(
+    before_rss: int, after_rss: int, dev_before: dict | None, dev_after: dict | None, compiled: dict, peak_rss: int | None = None
+) -> dict[str, Any]:
     """Memory the first call of a step used, beside the compiler's estimate.
 
     Device backends (``memory_stats``): the process's ``peak_bytes_in_use``
     rise over ``bytes_in_use`` before the call (None when the peak did not
-    move: an earlier case set it). CPU: the resident-set growth across the
-    first call (the executable's output and temp buffers live in host
-    memory; page-granular, and reused freed pages read as 0). The
-    prediction error compares with the compiled ``output + temp`` bytes.
+    move: an earlier case set it). CPU: the executable's output and temp
+    buffers live in host memory, so the peak RSS during the first call
+    (``peak_rss``, the ``VmHWM`` mark reset just before the call) above the
+    RSS before it — ``rss_peak``; where the mark cannot be reset, the
+    resident-set growth across the call (``rss``: misses temporaries freed
+    before the call returns). Page-granular; pages the allocator reuses
+    read as 0. The prediction error compares with the compiled
+    ``output + temp`` bytes.
     """
     out: dict[str, Any] = {"first_call_rss_growth_bytes": after_rss - before_rss}
     if dev_before is not None and dev_after is not None:
@@ -72,6 +112,8 @@ def runtime_memory(before_rss: int, after_rss: int, dev_before: dict | None, dev
         peak_after = dev_after.get("peak_bytes_in_use", 0)
         used = peak_after - dev_before.get("bytes_in_use", 0) if peak_after > peak_before else None
         out.update(device_peak_bytes_in_use=peak_after, runtime_bytes=used, runtime_source="memory_stats")
+    elif peak_rss is not None:
+        out.update(runtime_bytes=max(0, peak_rss - before_rss), runtime_source="rss_peak")
     else:
         out.update(runtime_bytes=max(0, after_rss - before_rss), runtime_source="rss")
     predicted = None
@@ -112,18 +154,26 @@ def prepare(
 
     The first call's output is checked for NaN/Inf before anything can
     donate it. ``rss_before``: current RSS before the step was built, so the
-    host memory the case added is recorded.
+    host memory the case added is recorded; when the caller also reset the
+    peak-RSS mark then (``reset_peak_rss``), ``case_peak_rss_growth_bytes``
+    is this case's own peak (build, compile, first call) above it.
     """
     if not hasattr(step, "trace"):
         raise TypeError("step must be a jitted callable with .trace() (jax.jit, nnx.jit, ...)")
     if rss_before is None:
+        reset_peak_rss()
         rss_before = current_rss_bytes()
     _, info, cost, memory = _compile.compile_stages(step, args)
     counter = _compile.compile_counter()
     before = counter.count
+    build_peak = peak_rss_mark_bytes()  # build + trace + lower + compile, since the caller's reset
     rss_compiled, dev_before = current_rss_bytes(), device_memory_stats()
+    call_mark = reset_peak_rss()
     out, args, _, first_s = fenced_call(step, args, carry)
-    runtime = runtime_memory(rss_compiled, current_rss_bytes(), dev_before, device_memory_stats(), memory)
+    call_peak = peak_rss_mark_bytes() if call_mark else None
+    runtime = runtime_memory(rss_compiled, current_rss_bytes(), dev_before, device_memory_stats(), memory, peak_rss=call_peak)
+    peaks = [m for m in (build_peak, call_peak) if m is not None]
+    runtime["case_peak_rss_growth_bytes"] = max(0, max(peaks) - rss_before) if peaks and call_mark else None
     info["first_call_compiles"] = counter.count - before
     check_finite(out, "first call")
     del out

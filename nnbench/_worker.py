@@ -165,6 +165,7 @@ def run_group(
                     record.update(status="invalid", error=f"parity: {result['message']}")
                     continue
             record["model"] = _param_summary(entry, case)
+            _measure.reset_peak_rss()  # this case's own peak from here
             rss_before = _measure.current_rss_bytes()
             if case.sharded:  # laid out on a mesh, gated against one device
                 built, model_flops, items, record["scaling"] = _scaling.build(case)
@@ -217,6 +218,7 @@ def _prepare_user(case: Case, record: dict[str, Any]):
     from nnbench import _measure, _usercases
 
     record["parity"] = None
+    _measure.reset_peak_rss()
     rss_before = _measure.current_rss_bytes()
     step, args, carry, uc = _usercases.built(case)
     return _measure.prepare(

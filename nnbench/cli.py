@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUNFILE", help="complete the cases missing from an interrupted run file, with its selection and options")
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
     p.add_argument("--timeout", type=_positive(float, 7 * 86400), default=600.0, help="per-case time limit in seconds (default 600)")
-    p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case in seconds (default 1; the compile suite 0.05)")
+    p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case in seconds (default 1; the ci suite 0.25, the compile suite 0.05)")
     p.add_argument("--target-ci", type=_positive(float, 1.0), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")

@@ -133,9 +133,25 @@ def test_runtime_memory_recorded_beside_compiled(fast_policy):
     f = jax.jit(lambda x: jnp.tile(x, (64, 1)))
     rec = nnbench.measure(f, jnp.ones((1024, 256)), policy=fast_policy)
     mem = rec["memory"]
-    assert mem["runtime_source"] == "rss"  # CPU: no memory_stats
+    assert mem["runtime_source"] == "rss_peak"  # CPU: no memory_stats; the VmHWM mark, reset per case
     assert mem["predicted_bytes"] == mem["compiled_output_bytes"] + mem["compiled_temp_bytes"] == 64 * 1024 * 256 * 4
     assert mem["runtime_bytes"] >= 0 and "prediction_error" in mem
+
+
+def test_runtime_peak_is_per_case_and_sees_temporaries(fast_policy):
+    # A 64 MiB intermediate (the tiled tanh feeding the matmul) freed before
+    # the call returns: the RSS after the call does not show it, the peak mark
+    # does (XLA's CPU memory analysis does not count it either). Then a small
+    # case in the same process: its peak is its own, not the big one's.
+    big = jax.jit(lambda x, w: jnp.sum(jnp.tanh(jnp.tile(x, (64, 1))) @ w, axis=0))
+    small = jax.jit(lambda x, w: x[:8] @ w)
+    x, w = jax.random.normal(jax.random.key(0), (1024, 256)), jnp.ones((256, 8))
+    mem_big = nnbench.measure(big, x, w, policy=fast_policy)["memory"]
+    mem_small = nnbench.measure(small, x, w, policy=fast_policy)["memory"]
+    assert mem_big["runtime_bytes"] >= 32 * 2**20 > mem_big["first_call_rss_growth_bytes"]
+    assert mem_big["case_peak_rss_growth_bytes"] >= mem_big["runtime_bytes"]
+    assert mem_small["case_peak_rss_growth_bytes"] < 16 * 2**20
+    assert mem_small["process_peak_rss_bytes"] >= mem_big["runtime_bytes"]  # the process peak survives the resets
 
 
 def test_runtime_memory_from_device_stats():

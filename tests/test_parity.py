@@ -12,9 +12,8 @@ ENTRIES = layers.names()
 # Known gaps, tracked here so they cannot silently close or widen: a strict
 # xfail fails the suite once the gap is fixed, and the runner marks such a
 # case ``invalid`` (never timed) until then.
-KNOWN_GAPS = {
-    ("resnet", "bfloat16"): "Haiku ResNet-18 conv gradients in bfloat16 differ from raw JAX beyond tolerance (issue 3)",
-}
+# (layer, dtype) -> reason: a parity gap under investigation, run as a strict xfail.
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _pairs():

@@ -98,6 +98,20 @@ def test_strategies_match_one_device_and_record_collectives(fast_policy):
     assert _scaling_report.plot_png(records).startswith(b"\x89PNG")
 
 
+def test_weak_scaling_grows_the_global_batch(fast_policy):
+    """Weak scaling keeps the per-device batch: 2 devices run twice the
+    global batch, are gated against one device on that batch, and the
+    efficiency compares per-device throughput with the 1-device record."""
+    cases = [Case("mlp", "jax", "train", "tiny", devices=n, strategy="dp", scaling="weak") for n in (1, 2)]
+    records = run_group(cases, fast_policy)
+    _scaling.annotate(records)
+    one, two = (r["scaling"] for r in records)
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
+    assert two["global_batch"] == 2 * one["global_batch"] and two["per_device_batch"] == one["per_device_batch"]
+    assert two["gate"]["ok"] and one["efficiency"] == pytest.approx(1.0) and two["efficiency"] > 0
+    assert records[1]["throughput"]["items_per_step"] == 2 * records[0]["throughput"]["items_per_step"]
+
+
 def test_gate_rejects_a_wrong_sharding(fast_policy, monkeypatch):
     """Data parallel without averaging the gradients steps each device on its
     own half batch: the losses leave the single-device run's, so invalid."""

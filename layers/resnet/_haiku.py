@@ -6,6 +6,12 @@
 ``[1, 1, 1, C]``). Loaded canonical statistics get a large ``counter``: the
 debiasing factor ``1 - 0.9**counter`` is then exactly 1, which is where a
 long-trained Haiku model sits, and the update matches Flax's plain EMA.
+
+Mixed precision the way Haiku's guide does it: BatchNorm runs in float32
+(``float32_params(dtype, full_precision=(hk.BatchNorm,))`` and float32 input,
+output cast back) — in bfloat16 its ``E[x²] − E[x]²`` variance cancels
+catastrophically. Flax's BatchNorm and the raw-JAX reference compute their
+statistics in float32 too.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ def _norm(name: str) -> hk.BatchNorm:
     return hk.BatchNorm(create_scale=True, create_offset=True, decay_rate=MOMENTUM, eps=EPS, name=name)
 
 
+def _bn(name: str, x: jax.Array, is_training: bool) -> jax.Array:
+    """BatchNorm in float32, output in ``x.dtype``."""
+    return _norm(name)(x.astype(jnp.float32), is_training).astype(x.dtype)
+
+
 def _conv(c: int, k: int, stride: int, name: str) -> hk.Conv2D:
     return hk.Conv2D(c, k, stride=stride, with_bias=False, padding="SAME", name=name)
 
@@ -35,10 +46,10 @@ class BasicBlock(hk.Module):
         self.c_out, self.stride = c_out, stride
 
     def __call__(self, x, is_training: bool):
-        y = jax.nn.relu(_norm("bn1")(_conv(self.c_out, 3, self.stride, "conv1")(x), is_training))
-        y = _norm("bn2")(_conv(self.c_out, 3, 1, "conv2")(y), is_training)
+        y = jax.nn.relu(_bn("bn1", _conv(self.c_out, 3, self.stride, "conv1")(x), is_training))
+        y = _bn("bn2", _conv(self.c_out, 3, 1, "conv2")(y), is_training)
         if self.stride != 1 or x.shape[-1] != self.c_out:
-            x = _norm("proj_bn")(_conv(self.c_out, 1, self.stride, "proj")(x), is_training)
+            x = _bn("proj_bn", _conv(self.c_out, 1, self.stride, "proj")(x), is_training)
         return jax.nn.relu(x + y)
 
 
@@ -70,9 +81,9 @@ def _walk(tree: dict, prefix: tuple[str, ...] = ()):
 
 def model(config, dtype) -> Functional:
     def forward(x, is_training: bool):
-        with float32_params(dtype):
+        with float32_params(dtype, full_precision=(hk.BatchNorm,)):
             x = _conv(config["width"], 3, 1, "stem_conv")(x.astype(dtype))
-            x = jax.nn.relu(_norm("stem_bn")(x, is_training))
+            x = jax.nn.relu(_bn("stem_bn", x, is_training))
             for name, _, c_out, stride in plan(config):
                 x = BasicBlock(c_out, stride, name)(x, is_training)
             return hk.Linear(config["classes"], name="head")(x.mean((1, 2)))
