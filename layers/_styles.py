@@ -88,9 +88,20 @@ def _dtype(name: str) -> Any:
     return jnp.dtype(name)
 
 
+_INITS: dict[tuple[str, str, str], Callable] = {}
+
+
 def canonical_weights(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array, x: jax.Array) -> Variables:
-    """The reference weights every style loads: the raw-JAX initialiser's."""
-    return jax.jit(entry.impls["jax"].model(config, _dtype(dtype)).init)(key, x)
+    """The reference weights every style loads: the raw-JAX initialiser's.
+
+    The jitted initialiser is kept per (layer, config, dtype): a fresh
+    ``jax.jit`` of a fresh closure per call would retrace and recompile it
+    for every style of every case.
+    """
+    ident = (entry.name, repr(sorted(config.items())), dtype)
+    if ident not in _INITS:
+        _INITS[ident] = jax.jit(entry.impls["jax"].model(config, _dtype(dtype)).init)
+    return _INITS[ident](key, x)
 
 
 def batch_for(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array) -> Batch:
@@ -105,6 +116,25 @@ def _nnx_module(entry: Entry, config: Mapping[str, Any], dtype: str, canonical: 
         nnx.replace_by_pure_dict(state, impl.from_canonical(canonical))
         nnx.update(module, state)
     return module
+
+
+_NNX_TEMPLATE: dict[tuple[Any, ...], nnx.Module] = {}
+
+
+def _nnx_built_module(entry: Entry, config: Mapping[str, Any], dtype: str, seed: int, k_init: jax.Array, k_rng: jax.Array, x: jax.Array) -> nnx.Module:
+    """A fresh NNX module with the canonical weights of ``seed``.
+
+    The NNX jit modes of one case load the same module: constructing each
+    anew reruns its eager initialisers (after a cache clear, compiling each
+    op again), so the first is kept as a template (one at a time) and the
+    others are clones of it. The template itself is never stepped.
+    """
+    ident = (entry.name, repr(sorted(config.items())), dtype, seed)
+    if ident not in _NNX_TEMPLATE:
+        template = _nnx_module(entry, config, dtype, canonical_weights(entry, config, dtype, k_init, x), k_rng)
+        _NNX_TEMPLATE.clear()
+        _NNX_TEMPLATE[ident] = template
+    return nnx.clone(_NNX_TEMPLATE[ident])
 
 
 def _functional(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Functional:
@@ -194,8 +224,7 @@ def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32"
             step = _nnx_jit(style)(lambda key: impl.model(config, _dtype(dtype), nnx.Rngs(key)))
         return Built(step, (k_init,))
 
-    canonical = canonical_weights(entry, config, dtype, k_init, batch["x"])
-    model = _nnx_module(entry, config, dtype, canonical, k_rng)
+    model = _nnx_built_module(entry, config, dtype, seed, k_init, k_rng, batch["x"])
     if mode == "forward":
         model.eval()
         return _nnx_built(style, _nnx_forward, (model,), (batch["x"],))

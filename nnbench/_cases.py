@@ -77,13 +77,14 @@ class Suite:
     dtypes: tuple[str, ...]
     skip: tuple[tuple[str, str], ...] = ()  # (mode, size) pairs left out
     budget_s: float | None = None  # default timing budget per case (None: the CLI's)
+    max_samples: int | None = None  # default cap on timed calls per case (None: the CLI's)
 
 
 SUITES = {
     s.name: s
     for s in (
         Suite("smoke", "the MLP in every style, forward and train, small size: seconds", ("mlp",), ("forward", "train"), ("small",), ("float32",)),
-        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",), budget_s=0.25),
+        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",), budget_s=0.25, max_samples=2000),
         Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
         Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
         # Depth 1000 is forward only: its unrolled train step takes minutes of XLA compile on CPU.

@@ -153,10 +153,11 @@ def prepare(
     """Cold compile stages (JAX caches cleared first), then the first call.
 
     The first call's output is checked for NaN/Inf before anything can
-    donate it. ``rss_before``: current RSS before the step was built, so the
-    host memory the case added is recorded; when the caller also reset the
+    donate it. ``rss_before``: current RSS before this call (the worker takes
+    it after building the case), so the host memory compiling and first
+    calling the step added is recorded; when the caller also reset the
     peak-RSS mark then (``reset_peak_rss``), ``case_peak_rss_growth_bytes``
-    is this case's own peak (build, compile, first call) above it.
+    is this case's own peak (compile, first call) above it.
     """
     if not hasattr(step, "trace"):
         raise TypeError("step must be a jitted callable with .trace() (jax.jit, nnx.jit, ...)")
@@ -227,9 +228,9 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "steady": lane.steady,
             "stop_reason": stop_reason,
             "policy": dataclasses.asdict(policy),
-            "samples_s": lane.samples_s,
+            "samples_s": _ns(lane.samples_s),
         },
-        "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": lane.dispatch_s},
+        "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": _ns(lane.dispatch_s)},
         "work": {
             "xla_flops": p.cost["flops"],
             "xla_bytes_accessed": p.cost["bytes_accessed"],
@@ -252,6 +253,12 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "items_per_s": p.items_per_step / median if p.items_per_step and median > 0 else None,
         },
     }
+
+
+def _ns(samples: Sequence[float]) -> list[float]:
+    """Samples rounded to the nanosecond, the timer's own resolution: the
+    run file stores them in half the characters."""
+    return [round(x, 9) for x in samples]
 
 
 def measure(

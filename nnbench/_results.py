@@ -108,6 +108,13 @@ def read_run(path: str | os.PathLike) -> dict[str, Any]:
         raise RunFileError(f"{p}: is a directory, not a run file") from None
     except OSError as e:
         raise RunFileError(f"{p}: cannot read ({e.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip (a published run file, e.g. reports/*.json.gz)
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise RunFileError(f"{p}: a damaged gzip file ({e})") from None
     if not raw.strip():
         raise RunFileError(f"{p}: empty file")
     try:

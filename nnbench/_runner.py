@@ -15,7 +15,7 @@ from nnbench import _env, _results, _scaling
 from nnbench._cases import Case
 from nnbench._measure import current_rss_bytes
 from nnbench._timing import TimingPolicy
-from nnbench._worker import DEFAULT_TIMEOUT_S, run_group, run_in_subprocess
+from nnbench._worker import DEFAULT_TIMEOUT_S, group_key, run_groups, run_in_subprocess
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +71,16 @@ def run(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    groups: dict[str, list[Case]] = {}
+    batches: dict[str, list[Case]] = {}
     for case in cases:
-        groups.setdefault(f"{case.source or ''}|{case.group}", []).append(case)
+        batches.setdefault(_worker_key(case), []).append(case)
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("starting", total=len(cases))
         profile_dir = str(out.with_suffix(".profile")) if options.profile and out is not None else None
-        for members in groups.values():
-            progress.update(task, description=escape(f"{members[0].group} ({len(members)} styles)"))
+        for members in batches.values():
+            n_groups = len({group_key(c) for c in members})
+            what = members[0].group if n_groups == 1 else f"{members[0].layer}/{members[0].size}/{members[0].dtype}: {n_groups} modes"
+            progress.update(task, description=escape(f"{what} ({len(members)} cases)"))
             for batch in _run_group(members, options, profile_dir):
                 for record in batch:
                     data["records"].append(record)
@@ -95,6 +97,16 @@ def run(
     return data
 
 
+def _worker_key(case: Case) -> str:
+    """Cases that share one worker process: every mode of one layer, size
+    and dtype (one import of the libraries, one parity check), each mode
+    still timed as its own interleaved group. Sharded cases get a worker
+    per group: its virtual device count is the group's."""
+    if case.sharded:
+        return group_key(case)
+    return f"{case.source or ''}|{case.layer}/{case.size}/{case.dtype}"
+
+
 def missing(cases: Sequence[Case], data: dict[str, Any]) -> list[Case]:
     """The cases that have no record in run ``data`` yet."""
     done = {r["id"] for r in data["records"]}
@@ -104,7 +116,7 @@ def missing(cases: Sequence[Case], data: dict[str, Any]) -> list[Case]:
 def _run_group(members: Sequence[Case], options: RunOptions, profile_dir: str | None = None) -> Iterator[list[dict[str, Any]]]:
     """Yield record batches: the group's, or one per case if the worker died."""
     if options.in_process:
-        yield run_group(members, options.policy, options.lower_for, profile_dir)
+        yield run_groups(members, options.policy, options.lower_for, profile_dir)
         return
     # The timing worker runs without the persistent cache: its compile is
     # the cold one (a cache entry written by the parity gate's identical

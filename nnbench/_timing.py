@@ -34,12 +34,13 @@ class TimingPolicy:
     says ``steady: false``). Sampling runs in rounds of about
     ``block_s`` per contender and stops when every contender's median has a
     95 % confidence interval narrower than ``target_ci`` of the median (after
-    ``min_samples`` each), after ``budget_s`` seconds per contender, or at
-    ``max_samples``.
+    ``min_samples`` each), after ``budget_s`` seconds per contender, or
+    once every contender has ``max_samples`` (a contender that has them
+    sits out the remaining rounds).
     """
 
     min_samples: int = 10
-    max_samples: int = 100_000
+    max_samples: int = 10_000
     budget_s: float = 1.0
     target_ci: float = 0.01
     window: int = 5
@@ -131,6 +132,8 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy) -> str:
             rng.shuffle(order)
             for i in order:
                 lane = lanes[i]
+                if len(lane.samples_s) >= policy.max_samples:
+                    continue  # enough: the others go on
                 before = counter.count
                 for _ in range(block[i]):
                     d, total = lane.call()

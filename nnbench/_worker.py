@@ -64,6 +64,19 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
     if not styles:
         return {}
     c = cases[0]
+    ident = (c.layer, c.size, c.dtype, styles)
+    if ident in _PARITY:  # the forward and train groups of a layer share one worker
+        return _PARITY[ident]
+    _PARITY[ident] = _parity_by_style(c, styles)
+    return _PARITY[ident]
+
+
+_PARITY: dict[tuple[str, str, str, tuple[str, ...]], dict[str, Any]] = {}
+
+
+def _parity_by_style(c: Case, styles: tuple[str, ...]) -> dict[str, Any]:
+    import layers
+
     try:
         return layers.parity_report(layers.get(c.layer), c.size, c.dtype, styles=styles)
     except Exception:  # noqa: BLE001 - find which style raises
@@ -97,17 +110,20 @@ def compile_pass(cases: Sequence[Case]) -> list[dict[str, Any]]:
     import layers
     from nnbench import _compile
 
-    records = []
-    for case in cases:
-        record = base_record(case)
+    records = [base_record(case) for case in cases]
+    built = {}
+    for i, case in enumerate(cases):  # every build before the first cache clear (see run_group)
         try:
-            built = layers.build(layers.get(case.layer), case.style, case.size, case.mode, case.dtype)
-            _, info, _, _ = _compile.compile_stages(built.step, built.args)
-            info.pop("hlo_op_histogram", None)
-            record.update(status="ok", compile=info)
+            built[i] = layers.build(layers.get(case.layer), case.style, case.size, case.mode, case.dtype)
         except Exception as e:  # noqa: BLE001
-            _fail(record, e)
-        records.append(record)
+            _fail(records[i], e)
+    for i, b in built.items():
+        try:
+            _, info, _, _ = _compile.compile_stages(b.step, b.args)
+            info.pop("hlo_op_histogram", None)
+            records[i].update(status="ok", compile=info)
+        except Exception as e:  # noqa: BLE001
+            _fail(records[i], e)
     return records
 
 
@@ -126,6 +142,22 @@ def _param_summary(entry, case: Case) -> dict[str, int]:
 
     leaves = jax.tree_util.tree_leaves(jax.eval_shape(weights)["params"])
     return {"param_leaves": len(leaves), "params": int(sum(leaf.size for leaf in leaves))}
+
+
+def group_key(case: Case) -> str:
+    """The styles of one layer/mode/size/dtype (and device axis) are
+    measured together, interleaved."""
+    return f"{case.source or ''}|{case.group}"
+
+
+def run_groups(
+    cases: Sequence[Case], policy: TimingPolicy | None = None, lower_for: Sequence[str] = (), profile_dir: str | None = None
+) -> list[dict[str, Any]]:
+    """``run_group`` for each group in ``cases`` (in order), one after the other."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(group_key(case), []).append(case)
+    return [r for members in groups.values() for r in run_group(members, policy, lower_for, profile_dir)]
 
 
 def run_group(
@@ -147,10 +179,17 @@ def run_group(
     ready: list[tuple[dict[str, Any], _measure.Prepared, Any]] = []
     t0 = time.perf_counter()
     parity = _group_parity(cases)
+    # Phase 1: build every case (weights, batches, gates: eager JAX work).
+    # Phase 2: prepare each (caches cleared for a cold trace, compile, first
+    # call). Building first matters: each prepare clears JAX's caches, and
+    # eager ops (random init, batch makers) run after a clear recompile —
+    # interleaving builds with prepares cost ~40 s of XLA compiles per group.
+    built_cases: list[tuple[dict[str, Any], Any, Any, float | None, int | None]] = []
     for case, record in zip(cases, records, strict=True):
         try:
             if case.source is not None:
-                ready.append((record, _prepare_user(case, record), None))
+                step, args, carry, uc = _user_step(case, record)
+                built_cases.append((record, (step, args, carry), None, uc.model_flops, uc.items_per_step))
                 continue
             entry = layers.get(case.layer)
             config = entry.config(case.size)
@@ -165,8 +204,6 @@ def run_group(
                     record.update(status="invalid", error=f"parity: {result['message']}")
                     continue
             record["model"] = _param_summary(entry, case)
-            _measure.reset_peak_rss()  # this case's own peak from here
-            rss_before = _measure.current_rss_bytes()
             if case.sharded:  # laid out on a mesh, gated against one device
                 built, model_flops, items, record["scaling"] = _scaling.build(case)
             else:
@@ -174,18 +211,18 @@ def run_group(
                 model_flops, items = entry.flops(config, case.mode), entry.items(config)
             if lower_for:
                 record["lower_for"] = _compile.lower_for(built.step, built.args, tuple(lower_for))
-            prepared = _measure.prepare(
-                built.step,
-                built.args,
-                built.carry,
-                model_flops=model_flops,
-                items_per_step=items,
-                dtype=case.dtype,
-                rss_before=rss_before,
-            )
             record["donated"] = built.donated
-            ready.append((record, prepared, built))
+            built_cases.append((record, (built.step, built.args, built.carry), built, model_flops, items))
         except Exception as e:  # noqa: BLE001 - a failing case is data, not a crash
+            _fail(record, e)
+    for record, (step, args, carry), built, model_flops, items in built_cases:
+        try:
+            _measure.reset_peak_rss()  # this case's own peak from here
+            prepared = _measure.prepare(
+                step, args, carry, model_flops=model_flops, items_per_step=items, dtype=record["case"]["dtype"], rss_before=_measure.current_rss_bytes()
+            )
+            ready.append((record, prepared, built))
+        except Exception as e:  # noqa: BLE001
             _fail(record, e)
     if ready:
         try:
@@ -213,17 +250,13 @@ def run_group(
     return records
 
 
-def _prepare_user(case: Case, record: dict[str, Any]):
-    """Build and prepare a user's case (no parity: there is no reference)."""
-    from nnbench import _measure, _usercases
+def _user_step(case: Case, record: dict[str, Any]):
+    """A user's case built: ``(step, args, carry, UserCase)`` (no parity:
+    there is no reference)."""
+    from nnbench import _usercases
 
     record["parity"] = None
-    _measure.reset_peak_rss()
-    rss_before = _measure.current_rss_bytes()
-    step, args, carry, uc = _usercases.built(case)
-    return _measure.prepare(
-        step, args, carry, model_flops=uc.model_flops, items_per_step=uc.items_per_step, dtype=case.dtype, rss_before=rss_before
-    )
+    return _usercases.built(case)
 
 
 def run_in_subprocess(
@@ -362,7 +395,7 @@ def _main() -> int:
     if options.get("compile_only"):
         records = compile_pass(cases)
     else:
-        records = run_group(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or (), options.get("profile_dir"))
+        records = run_groups(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or (), options.get("profile_dir"))
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     tmp = request["out"] + ".tmp"

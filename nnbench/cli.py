@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case in seconds (default 1; the ci suite 0.25, the compile suite 0.05)")
     p.add_argument("--target-ci", type=_positive(float, 1.0), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
+    p.add_argument("--max-samples", type=_positive(int, 10**7), default=None, help="timed calls at most per case (default 10000; the ci suite 2000)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
     p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
     p.add_argument("--compile-cache", metavar="DIR", help="use JAX's persistent compilation cache in DIR and record cold vs warm compile (default: off)")
@@ -179,7 +180,8 @@ def _select(args):
         raise BadInput(str(e)) from None
 
 
-_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
+_REQUEST_LATER = ("max_samples",)  # options added since run files record requests: None when absent
+_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "max_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
 
 
 def _resume_args(args):
@@ -197,9 +199,9 @@ def _resume_args(args):
     except _results.RunFileError as e:
         raise BadInput(str(e)) from None
     request = data.get("request")
-    if not isinstance(request, dict) or not all(k in request for k in _REQUEST):
+    if not isinstance(request, dict) or not all(k in request for k in _REQUEST if k not in _REQUEST_LATER):
         raise BadInput(f"{path}: records no request to resume (written by an older nnbench, or by hand)")
-    resumed = argparse.Namespace(**{k: request[k] for k in _REQUEST})
+    resumed = argparse.Namespace(**{k: request.get(k) for k in _REQUEST})
     return path, data, resumed
 
 
@@ -246,7 +248,10 @@ def cmd_run(args) -> int:
         args.cases = f"{os.path.abspath(module)}:{attr}"  # resumable from anywhere
     cases = _select(args)
     budget = args.budget or (_cases.SUITES[args.suite].budget_s if args.suite else None) or 1.0
-    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples)
+    max_samples = args.max_samples or (_cases.SUITES[args.suite].max_samples if args.suite else None) or TimingPolicy.max_samples
+    if max_samples < args.min_samples:
+        raise BadInput(f"--max-samples {max_samples} is below --min-samples {args.min_samples}")
+    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples, max_samples=max_samples)
     lower_for = _lower_for(args.lower_for)
     cache = _compile_cache(args.compile_cache)
     processes, in_process = 1, args.in_process
