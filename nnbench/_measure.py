@@ -228,6 +228,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "stop_reason": stop_reason,
             "policy": dataclasses.asdict(policy),
             "samples_s": lane.samples_s,
+            "round_ends": lane.round_ends,
         },
         "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": lane.dispatch_s},
         "work": {
