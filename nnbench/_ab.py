@@ -24,6 +24,7 @@ import dataclasses
 import os
 import random
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ from nnbench._cases import Case
 from nnbench._timing import TimingPolicy
 from nnbench._worker import DEFAULT_TIMEOUT_S, SteppedWorker
 
-ROLES = ("baseline", "candidate")
+_FINDS_NNBENCH = "import importlib.util, sys; sys.exit(importlib.util.find_spec('nnbench') is None)"
 
 
 class SideError(ValueError):
@@ -69,7 +70,14 @@ class Side:
             return cls(role, spec, sys.executable, str(p.resolve()))
         if not os.access(p, os.X_OK):
             raise SideError(f"{where}: not executable (expected a Python executable, or a checkout directory)")
-        return cls(role, spec, os.path.abspath(p))  # not resolved: a venv's python is a link that must stay one
+        python = os.path.abspath(p)  # not resolved: a venv's python is a link that must stay one
+        try:  # found as its worker will find it (``-c``, like ``-m``, puts the working directory first)
+            ok = subprocess.run([python, "-c", _FINDS_NNBENCH], capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if not ok:
+            raise SideError(f"{where}: not a Python that can import nnbench")
+        return cls(role, spec, python)
 
 
 @dataclasses.dataclass(frozen=True)
