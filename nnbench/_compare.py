@@ -202,8 +202,8 @@ def _drift(batches: np.ndarray) -> float:
 def round_medians(samples: Sequence[float], round_ends: Sequence[int]) -> np.ndarray:
     """Median of each round's samples (float64, shape ``(rounds,)``).
 
-    ``round_ends[r]`` is the sample count after round r; rounds left empty
-    (or cut off by non-finite samples dropped from storage) are NaN.
+    ``round_ends[r]`` is the sample count after round r. An empty round,
+    or one holding a NaN (a non-finite sample, stored as null), is NaN.
     """
     x = np.asarray(samples, dtype=float)
     out, start = [], 0
