@@ -9,8 +9,8 @@ decides how to measure it.
 ['base', 'large', 'small', 'tiny']
 """
 
-from layers._catalog import Entry as Entry
 from layers._catalog import ALIASES as ALIASES
+from layers._catalog import Entry as Entry
 from layers._catalog import all_entries as all_entries
 from layers._catalog import get as get
 from layers._catalog import names as names

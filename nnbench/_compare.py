@@ -26,6 +26,16 @@ practical threshold is raised to the larger within-run drift of the two runs
 least ``MIN_VERDICT_BATCHES`` batches per run. The sensitivity study
 (``studies/sensitivity.py``) measures what this gives on a real machine.
 
+*Paired* comparisons (``nnbench ab``: baseline and candidate sampled in
+alternating rounds, each run's ``time.round_ends`` marking where a round's
+samples end) compare round by round instead: d_r = log(median of the
+candidate's round r) - log(median of the baseline's round r). A drift of
+the machine moves both sides of a round alike and cancels in d_r. The ratio
+is exp(median(d)), its CI the order-statistic interval of that median
+(``_stats.median_ci``) mapped through exp, the p-value Wilcoxon's
+signed-rank test on d. The verdict rule is the same, with no drift guard
+(pairing is what removes drift) and at least ``MIN_PAIRED_ROUNDS`` rounds.
+
 Single-sample metrics (compile wall time: one cold compile per run) get a
 threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
 compiled memory, parameter count) are compared exactly: any change is shown,
@@ -42,10 +52,13 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from nnbench import _stats
+
 CONFIDENCE = 0.95
 MAX_BATCHES = 30
 MIN_BATCH = 5
 MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
+MIN_PAIRED_ROUNDS = 10
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
@@ -186,6 +199,63 @@ def _drift(batches: np.ndarray) -> float:
     return float((q75 - q25) / q50) if q50 > 0 else math.inf
 
 
+def round_medians(samples: Sequence[float], round_ends: Sequence[int]) -> np.ndarray:
+    """Median of each round's samples (float64, shape ``(rounds,)``).
+
+    ``round_ends[r]`` is the sample count after round r. An empty round,
+    or one holding a NaN (a non-finite sample, stored as null), is NaN.
+    """
+    x = np.asarray(samples, dtype=float)
+    out, start = [], 0
+    for end in round_ends:
+        block = x[start:end]
+        out.append(float(np.median(block)) if block.size else math.nan)
+        start = end
+    return np.array(out, dtype=float)
+
+
+def paired_test(
+    base: Sequence[float], base_ends: Sequence[int], cand: Sequence[float], cand_ends: Sequence[int], threshold: float, confidence: float = CONFIDENCE
+) -> dict[str, Any]:
+    """Compare two sides sampled in alternating rounds (see the module docstring).
+
+    ``base``/``cand``: all samples of one side (seconds, 1-D float);
+    ``*_ends``: where each round's samples end. Rounds are paired by index.
+    Returns ``base``/``cand`` (overall medians), ``ratio`` (exp of the
+    median per-round log ratio), ``ci_low``/``ci_high``, ``p_value``
+    (two-sided Wilcoxon signed-rank on the log ratios), ``rounds`` (pairs
+    used), ``threshold_used`` and ``verdict``.
+    """
+    a, b = round_medians(base, base_ends), round_medians(cand, cand_ends)
+    n = min(a.size, b.size)
+    a, b = a[:n], b[:n]
+    keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    d = np.log(b[keep]) - np.log(a[keep])
+    out: dict[str, Any] = {"base": _nanmedian(base), "cand": _nanmedian(cand), "rounds": int(d.size)}
+    if d.size < 2:
+        out.update(ratio=math.exp(float(d[0])) if d.size else None, ci_low=None, ci_high=None, p_value=None, threshold_used=threshold, verdict=INCONCLUSIVE)
+        return out
+    lo, hi = _stats.median_ci(d, confidence)
+    p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+    out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
+    out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
+    return out
+
+
+def _nanmedian(x: Sequence[float]) -> float | None:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
+
+
+def decide_paired(res: dict[str, Any], threshold: float) -> tuple[float, str]:
+    """``(threshold used, verdict)`` for a ``paired_test`` result: ``verdict``
+    as it stands, inconclusive under ``MIN_PAIRED_ROUNDS`` rounds."""
+    if res["ci_low"] is None or res["rounds"] < MIN_PAIRED_ROUNDS:
+        return threshold, INCONCLUSIVE
+    return threshold, verdict(res["ratio"], res["ci_low"], res["ci_high"], threshold)
+
+
 def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:
     """The rule in the module docstring (ratio and CI: candidate / baseline)."""
     up, down = 1 + threshold, 1 / (1 + threshold)
@@ -214,6 +284,11 @@ def _samples(values: Any) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
+def _raw(values: list) -> list[float]:
+    """A stored sample list with null (a non-finite value) as NaN, positions kept."""
+    return [float(v) if isinstance(v, (int, float)) else math.nan for v in values]
+
+
 def _single(base: float, cand: float, threshold: float) -> dict[str, Any]:
     ratio = cand / base if base > 0 else None
     if ratio is None:
@@ -240,8 +315,13 @@ def _exact(base: float, cand: float, tolerance: float) -> dict[str, Any]:
     return {"base": base, "cand": cand, "ratio": ratio, "verdict": v}
 
 
-def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
-    """Metrics of one case in two runs: ``{"status", "metrics": {name: result}}``."""
+def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds, paired: bool = False) -> dict[str, Any]:
+    """Metrics of one case in two runs: ``{"status", "metrics": {name: result}}``.
+
+    ``paired``: the runs were sampled in alternating rounds (``nnbench
+    ab``); step time and dispatch are compared round by round
+    (``paired_test``, rounds read from ``time.round_ends``).
+    """
     out: dict[str, Any] = {"id": base["id"], "case": base["case"], "base_status": base["status"], "cand_status": cand["status"], "metrics": {}}
     if base["status"] != "ok" or cand["status"] != "ok":
         if base["status"] == "ok":
@@ -257,8 +337,12 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
     m = out["metrics"]
     for name, path, key in SAMPLED:
         a, b = (_samples(_get(r, path)) for r in (base, cand))
-        if a and b:
-            m[name] = dict(ratio_test(a, b, getattr(thresholds, key)), kind="sampled", threshold=getattr(thresholds, key))
+        th = getattr(thresholds, key)
+        if a and b and paired:  # the raw lists: round_ends index them (a null sample voids its round)
+            (ra, ea), (rb, eb) = ((_raw(_get(r, path)), _get(r, ("time", "round_ends")) or []) for r in (base, cand))
+            m[name] = dict(paired_test(ra, ea, rb, eb, th), kind="paired", threshold=th)
+        elif a and b:
+            m[name] = dict(ratio_test(a, b, th), kind="sampled", threshold=th)
     for name, path, key in SINGLE:
         a, b = _get(base, path), _get(cand, path)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -308,11 +392,13 @@ def compare_runs(
     allow_device_change: bool = False,
     base_path: str = "baseline",
     cand_path: str = "candidate",
+    paired: bool = False,
 ) -> dict[str, Any]:
     """Compare two validated run files (dicts from ``read_run``).
 
     Raises ``CompareError`` when the device kinds (or backends) differ and
-    ``allow_device_change`` is false. Returns a JSON-ready dict with
+    ``allow_device_change`` is false. ``paired``: the runs come from one
+    ``nnbench ab`` (see ``compare_records``). Returns a JSON-ready dict with
     ``env_diff``, ``cases`` (matched, with verdicts), ``only_base``,
     ``only_cand``, ``regressions`` (count) and ``thresholds``.
     """
@@ -330,7 +416,7 @@ def compare_runs(
     cand_recs = {r["id"]: r for r in cand_run["records"]}
     cases = []
     for cid in [i for i in base_recs if i in cand_recs]:
-        res = compare_records(base_recs[cid], cand_recs[cid], thresholds)
+        res = compare_records(base_recs[cid], cand_recs[cid], thresholds, paired)
         try:
             res["command"] = Case.from_dict(base_recs[cid]["case"]).command()
         except TypeError:

@@ -229,6 +229,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "stop_reason": stop_reason,
             "policy": dataclasses.asdict(policy),
             "samples_s": _ns(lane.samples_s),
+            "round_ends": lane.round_ends,
         },
         "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": _ns(lane.dispatch_s)},
         "work": {

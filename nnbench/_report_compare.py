@@ -13,7 +13,15 @@ import io
 import json
 from typing import Any
 
-from nnbench._compare import CHANGED, IMPROVED, INCONCLUSIVE, MIN_VERDICT_BATCHES, REGRESSED, UNCHANGED
+from nnbench._compare import (
+    CHANGED,
+    IMPROVED,
+    INCONCLUSIVE,
+    MIN_PAIRED_ROUNDS,
+    MIN_VERDICT_BATCHES,
+    REGRESSED,
+    UNCHANGED,
+)
 from nnbench._report import _md_escape, fmt_bytes, fmt_time
 
 COLOURS = {REGRESSED: "red", IMPROVED: "green", UNCHANGED: "dim", INCONCLUSIVE: "yellow", CHANGED: "cyan"}
@@ -39,7 +47,9 @@ def metric_text(name: str, r: dict[str, Any]) -> str:
     ratio = f" ×{r['ratio']:.3f}" if r.get("ratio") is not None else ""
     ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r.get("ci_low") is not None else ""
     note = ""
-    if r.get("batches") and min(r["batches"]) < MIN_VERDICT_BATCHES:
+    if r.get("rounds") is not None and r["rounds"] < MIN_PAIRED_ROUNDS:
+        note = f" (too few rounds for a verdict: {r['rounds']} < {MIN_PAIRED_ROUNDS})"
+    elif r.get("batches") and min(r["batches"]) < MIN_VERDICT_BATCHES:
         note = f" (too few samples for a verdict: {min(r['batches'])} batches < {MIN_VERDICT_BATCHES})"
     elif r.get("threshold_used") is not None and r["threshold_used"] > r.get("threshold", 0):
         note = f" (bar raised to {100 * r['threshold_used']:.0f} %: the runs drift that much within themselves)"
@@ -69,9 +79,10 @@ def _summary_line(result: dict[str, Any]) -> str:
     counts = summary_counts(result)
     parts = [f"{counts[v]} {v}" for v in (REGRESSED, IMPROVED, INCONCLUSIVE, UNCHANGED) if counts.get(v)]
     th = result["thresholds"]
+    method = f"; {result['method']}" if result.get("method") else ""
     return (
         f"{len(result['cases'])} cases compared: {', '.join(parts) or 'none'}; thresholds time {100 * th['time']:g} %, "
-        f"dispatch {100 * th['dispatch']:g} %, compile {100 * th['compile']:g} %, exact {100 * th['exact']:g} %"
+        f"dispatch {100 * th['dispatch']:g} %, compile {100 * th['compile']:g} %, exact {100 * th['exact']:g} %{method}"
     )
 
 

@@ -4,7 +4,9 @@ Every sample is one call fenced by ``jax.block_until_ready`` on the whole
 output pytree. Contenders (e.g. the five styles of one layer) are warmed up
 each until steady, then sampled in rounds: each round gives every contender
 a short block of calls, in a shuffled order, so all of them see the same
-machine state over the same period.
+machine state over the same period. By default the policy decides when
+sampling stops; a caller may decide instead, round by round (``until``):
+``nnbench ab`` steps two worker processes this way, one round each in turn.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 from nnbench import _compile, _stats
 
 Carry = Callable[[tuple[Any, ...], Any], tuple[Any, ...]]
+Until = Callable[[int], "str | None"]  # rounds done -> None (run one more) or the stop reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +79,7 @@ class Lane:
     carry: Carry | None
     samples_s: list[float] = dataclasses.field(default_factory=list)
     dispatch_s: list[float] = dataclasses.field(default_factory=list)
+    round_ends: list[int] = dataclasses.field(default_factory=list)  # len(samples_s) after each round
     warmup_calls: int = 0
     steady: bool = False
     recompiles: int = 0
@@ -107,11 +111,35 @@ def _warm_up(lane: Lane, policy: TimingPolicy) -> None:
             return
 
 
-def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy) -> str:
+def policy_stop(lanes: Sequence[Lane], policy: TimingPolicy) -> Until:
+    """The policy's stopping rule, its clock started now: ``"max_samples"``,
+    ``"ci"`` (checked every 4th round) or ``"budget"`` (``budget_s`` per lane)."""
+    deadline = time.perf_counter() + policy.budget_s * len(lanes)
+
+    def until(rounds: int) -> str | None:
+        if rounds == 0:
+            return None
+        if all(len(lane.samples_s) >= policy.max_samples for lane in lanes):
+            return "max_samples"
+        if rounds % 4 == 0 and all(lane.ci_ok(policy) for lane in lanes):
+            return "ci"
+        if time.perf_counter() > deadline and all(len(lane.samples_s) >= min(3, policy.min_samples) for lane in lanes):
+            return "budget"
+        return None
+
+    return until
+
+
+def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None = None) -> str:
     """Warm up every lane, then sample all of them in shuffled rounds.
 
-    Returns the stop reason: ``"ci"``, ``"budget"`` or ``"max_samples"``.
-    Compiles seen while a lane runs are added to its ``recompiles``.
+    Each round runs every lane's block of calls (about ``policy.block_s``
+    each, sized from its warm-up) in a shuffled order, then appends each
+    lane's sample count to its ``round_ends``. ``until(rounds_done)`` is
+    asked after warm-up and after every round: None runs one more round, a
+    string stops with that reason; the default is ``policy_stop`` (returns
+    ``"ci"``, ``"budget"`` or ``"max_samples"``). Compiles seen while a lane
+    runs are added to its ``recompiles``.
     """
     counter = _compile.compile_counter()
     rng = random.Random(policy.seed)
@@ -125,10 +153,9 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy) -> str:
             lane.recompiles += counter.count - before
         block = [max(1, min(1000, round(policy.block_s / max(lane.estimate_s, 1e-9)))) for lane in lanes]
         order = list(range(len(lanes)))
-        deadline = time.perf_counter() + policy.budget_s * len(lanes)
+        until = until or policy_stop(lanes, policy)
         rounds = 0
-        while True:
-            rounds += 1
+        while (stop := until(rounds)) is None:
             rng.shuffle(order)
             for i in order:
                 lane = lanes[i]
@@ -140,12 +167,10 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy) -> str:
                     lane.samples_s.append(total)
                     lane.dispatch_s.append(d)
                 lane.recompiles += counter.count - before
-            if all(len(lane.samples_s) >= policy.max_samples for lane in lanes):
-                return "max_samples"
-            if rounds % 4 == 0 and all(lane.ci_ok(policy) for lane in lanes):
-                return "ci"
-            if time.perf_counter() > deadline and all(len(lane.samples_s) >= min(3, policy.min_samples) for lane in lanes):
-                return "budget"
+            for lane in lanes:
+                lane.round_ends.append(len(lane.samples_s))
+            rounds += 1
+        return stop
     finally:
         if gc_was_enabled:
             gc.enable()

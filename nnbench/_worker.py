@@ -22,7 +22,7 @@ from typing import Any
 
 from nnbench._cases import Case
 from nnbench._scaling import child_env
-from nnbench._timing import TimingPolicy, run_rounds
+from nnbench._timing import TimingPolicy, Until, run_rounds
 
 DEFAULT_TIMEOUT_S = 600.0
 STARTUP_TIMEOUT_S = 300.0  # importing JAX and the layer library, before any case's clock starts
@@ -58,7 +58,6 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
 
     A style whose parity check itself raised maps to that exception.
     """
-    import layers
 
     styles = tuple(c.style for c in cases if c.mode != "init" and c.source is None)
     if not styles:
@@ -151,24 +150,33 @@ def group_key(case: Case) -> str:
 
 
 def run_groups(
-    cases: Sequence[Case], policy: TimingPolicy | None = None, lower_for: Sequence[str] = (), profile_dir: str | None = None
+    cases: Sequence[Case],
+    policy: TimingPolicy | None = None,
+    lower_for: Sequence[str] = (),
+    profile_dir: str | None = None,
+    until: Until | None = None,
 ) -> list[dict[str, Any]]:
     """``run_group`` for each group in ``cases`` (in order), one after the other."""
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(group_key(case), []).append(case)
-    return [r for members in groups.values() for r in run_group(members, policy, lower_for, profile_dir)]
+    return [r for members in groups.values() for r in run_group(members, policy, lower_for, profile_dir, until)]
 
 
 def run_group(
-    cases: Sequence[Case], policy: TimingPolicy | None = None, lower_for: Sequence[str] = (), profile_dir: str | None = None
+    cases: Sequence[Case],
+    policy: TimingPolicy | None = None,
+    lower_for: Sequence[str] = (),
+    profile_dir: str | None = None,
+    until: Until | None = None,
 ) -> list[dict[str, Any]]:
     """Measure ``cases`` in this process; never raises for a case's fault.
 
     ``lower_for``: platforms (``tpu``, ``gpu``, ...) to also lower each case
     for, recorded under ``lower_for``. With ``profile_dir``, each ok case is
     then profiled in a separate pass (``_profile.profile_records``), after
-    its timing.
+    its timing. ``until``: who ends sampling, round by round (see
+    ``_timing.run_rounds``; default: the policy).
     """
     import layers
     from nnbench import _compile, _env, _measure, _scaling
@@ -227,7 +235,7 @@ def run_group(
     if ready:
         try:
             _measure.reprime([p for _, p, _ in ready])
-            stop = run_rounds([p.lane for _, p, _ in ready], policy)
+            stop = run_rounds([p.lane for _, p, _ in ready], policy, until)
         except Exception as e:  # noqa: BLE001
             for record, _, _ in ready:
                 _fail(record, e)
@@ -278,77 +286,209 @@ def run_in_subprocess(
     its own session; on any exception here (``KeyboardInterrupt`` included)
     its whole process group is killed.
     """
-    options = dict(options or {})
-    memory_limit = options.get("memory_limit")
     with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
-        out_path = os.path.join(tmp, "records.json")
-        request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "options": options, "parent": os.getpid()}
-        request_path = os.path.join(tmp, "request.json")
-        with open(request_path, "w") as f:
-            json.dump(request, f)
+        proc, out_path = _spawn(cases, policy, options or {}, tmp)
         limit = timeout_s * len(cases)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nnbench._worker", request_path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            env={**(child_env(cases) or os.environ), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"},  # virtual CPU devices for sharded cases
-        )
         try:
             # The per-case clock starts once the worker has imported JAX.
-            phase = "start" if _wait_ready(proc, STARTUP_TIMEOUT_S) is None else "run"
+            phase = "start" if _Lines(proc).wait_for("", STARTUP_TIMEOUT_S) is None else "run"
             _, stderr = proc.communicate(timeout=limit if phase == "run" else 0.01)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             proc.communicate()
-            if phase == "start":
-                msg = f"timeout: the worker did not start within {STARTUP_TIMEOUT_S:g} s"
-            else:
-                msg = f"timeout: no result after {limit:g} s ({timeout_s:g} s per case)"
-            return _faulted(cases, msg, "timeout", time.perf_counter() - t0)
+            return _faulted(cases, _timeout_message(phase, timeout_s, len(cases)), "timeout", time.perf_counter() - t0)
         except BaseException:
             _kill_group(proc)
             proc.wait()
             raise
-        if proc.returncode == 0 and os.path.exists(out_path):
-            with open(out_path) as f:
+        return _outcome(proc, stderr, out_path, cases, (options or {}).get("memory_limit"), t0)
+
+
+def _spawn(
+    cases: Sequence[Case], policy: TimingPolicy, options: dict[str, Any], tmp: str, python: str | None = None, path: str | None = None
+) -> tuple[subprocess.Popen, str]:
+    """Write the request into ``tmp`` and start ``python -m nnbench._worker``
+    on it in its own session: ``(process, path of its records file)``.
+
+    ``python``: the interpreter (default: this one). ``path``: a checkout
+    directory, the worker's working directory and first on its
+    ``PYTHONPATH``, so its ``nnbench``, ``layers`` and user modules are the
+    ones imported. A stepped worker (``options["stepped"]``) reads its
+    commands from stdin and writes stderr to ``tmp/stderr``.
+    """
+    out_path = os.path.join(tmp, "records.json")
+    request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "options": options, "parent": os.getpid()}
+    request_path = os.path.join(tmp, "request.json")
+    with open(request_path, "w") as f:
+        json.dump(request, f)
+    env = {**(child_env(cases) or os.environ), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # virtual CPU devices for sharded cases
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+    stepped = bool(options.get("stepped"))
+    err = open(os.path.join(tmp, "stderr"), "w") if stepped else subprocess.PIPE  # noqa: SIM115 - closed once the child has it
+    try:
+        proc = subprocess.Popen(
+            [python or sys.executable, "-m", "nnbench._worker", request_path],
+            stdin=subprocess.PIPE if stepped else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+            env=env,
+            cwd=path,
+        )
+    finally:
+        if stepped:
+            err.close()
+    return proc, out_path
+
+
+def _timeout_message(phase: str, timeout_s: float, n: int) -> str:
+    if phase == "start":
+        return f"timeout: the worker did not start within {STARTUP_TIMEOUT_S:g} s"
+    return f"timeout: no result after {timeout_s * n:g} s ({timeout_s:g} s per case)"
+
+
+def _outcome(proc: subprocess.Popen, stderr: str | None, out_path: str, cases: Sequence[Case], memory_limit: int | None, t0: float) -> list[dict[str, Any]]:
+    """The records of a worker that has exited: its own, or failed ones naming how it died."""
+    if proc.returncode == 0 and os.path.exists(out_path):
+        with open(out_path) as f:
+            return json.load(f)
+    lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
+    tail = lines[-1].strip() if lines else ""
+    oom_seen = any(m in (stderr or "") for m in ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Out of memory"))
+    extra: dict[str, Any] = {}
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        msg, fault = f"worker killed by {name}", "signal"
+        extra["signal"] = name
+    else:
+        msg, fault = f"worker exited with status {proc.returncode}", "exit"
+    if oom_seen and memory_limit is not None:
+        msg, fault = f"out of memory under --memory-limit {memory_limit} bytes ({msg})", "oom"
+    return _faulted(cases, f"{msg}: {tail}" if tail else msg, fault, time.perf_counter() - t0, **extra)
+
+
+class _Lines:
+    """A worker's stdout, line by line, never blocking past a deadline."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.fd = proc.stdout.fileno()
+        self.buf = b""
+
+    def wait_for(self, prefix: str, timeout_s: float) -> bool | None:
+        """Skip lines until one starts with ``prefix``: True; False if stdout
+        closed first (the worker exited); None if ``timeout_s`` passed."""
+        import select
+
+        deadline = time.monotonic() + timeout_s
+        want = prefix.encode()
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                if line.startswith(want):
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if select.select([self.fd], [], [], left)[0]:
+                chunk = os.read(self.fd, 4096)
+                if not chunk:
+                    return False
+                self.buf += chunk
+
+
+class SteppedWorker:
+    """One side of ``nnbench ab``: a worker that prepares its group as
+    ``run_group`` does (parity, build, compile, warm-up), says ``sampling``,
+    then runs one round of its lanes per ``step()``; ``finish()`` stops it
+    and returns its records. Faults (death, timeouts) become failed records
+    as in ``run_in_subprocess``. Use as a context manager: leaving it kills
+    the worker's process group if it still runs.
+    """
+
+    def __init__(self, cases: Sequence[Case], policy: TimingPolicy, timeout_s: float, options: dict[str, Any], python: str | None = None, path: str | None = None):
+        self.cases, self.timeout_s, self.memory_limit = list(cases), timeout_s, options.get("memory_limit")
+        self._tmp = tempfile.TemporaryDirectory(prefix="nnbench-ab-")
+        self.env_path = os.path.join(self._tmp.name, "env.json")
+        self.proc, self.out_path = _spawn(cases, policy, {**options, "stepped": True, "env_out": self.env_path}, self._tmp.name, python, path)
+        self.lines = _Lines(self.proc)
+        self.t0 = time.perf_counter()
+        self.fault: str | None = None  # a timeout message, once one happened
+        self.sampling = False
+
+    def __enter__(self) -> SteppedWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            _kill_group(self.proc)
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe's flush
+                pass
+        self._tmp.cleanup()
+
+    def wait_sampling(self) -> bool:
+        """Wait until the worker is ready to sample: True; False when it
+        ended first (nothing to time, or it died; ``finish`` tells)."""
+        started = self.lines.wait_for("ready", STARTUP_TIMEOUT_S)
+        got = self.lines.wait_for("sampling", self.timeout_s * len(self.cases)) if started else started
+        if got is None:
+            self._timed_out("start" if started is None else "run")
+        self.sampling = bool(got)
+        return self.sampling
+
+    def step(self) -> bool:
+        """One round of every lane: True when done, False when the worker ended."""
+        if not self.sampling:
+            return False
+        try:
+            self.proc.stdin.write("round\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.sampling = False
+            return False
+        got = self.lines.wait_for("done", self.timeout_s)
+        if got is None:
+            self._timed_out("run")
+        self.sampling = bool(got)
+        return self.sampling
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Stop sampling, let the worker write its records, return them."""
+        if self.fault is None:
+            try:
+                self.proc.stdin.write("stop\n")
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=self.timeout_s * len(self.cases))
+            except subprocess.TimeoutExpired:
+                self._timed_out("run")
+        if self.fault is not None:
+            return _faulted(self.cases, self.fault, "timeout", time.perf_counter() - self.t0)
+        with open(os.path.join(self._tmp.name, "stderr")) as f:
+            stderr = f.read()
+        return _outcome(self.proc, stderr, self.out_path, self.cases, self.memory_limit, self.t0)
+
+    def env(self) -> dict[str, Any] | None:
+        """The worker's environment fingerprint (once it finished), if it wrote one."""
+        try:
+            with open(self.env_path) as f:
                 return json.load(f)
-        lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
-        tail = lines[-1].strip() if lines else ""
-        oom_seen = any(m in (stderr or "") for m in ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Out of memory"))
-        extra: dict[str, Any] = {}
-        if proc.returncode < 0:
-            name = signal.Signals(-proc.returncode).name
-            msg, fault = f"worker killed by {name}", "signal"
-            extra["signal"] = name
-        else:
-            msg, fault = f"worker exited with status {proc.returncode}", "exit"
-        if oom_seen and memory_limit is not None:
-            msg, fault = f"out of memory under --memory-limit {memory_limit} bytes ({msg})", "oom"
-        return _faulted(cases, f"{msg}: {tail}" if tail else msg, fault, time.perf_counter() - t0, **extra)
-
-
-def _wait_ready(proc: subprocess.Popen, timeout_s: float) -> bool | None:
-    """Wait for the worker's ``ready`` line: True; False if it exited first;
-    None if ``timeout_s`` passed."""
-    import select
-
-    fd = proc.stdout.fileno()
-    deadline = time.monotonic() + timeout_s
-    seen = b""
-    while b"\n" not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        except (OSError, ValueError):
             return None
-        if select.select([fd], [], [], left)[0]:
-            chunk = os.read(fd, 256)
-            if not chunk:
-                return False
-            seen += chunk
-    return True
+
+    def _timed_out(self, phase: str) -> None:
+        _kill_group(self.proc)
+        self.proc.wait()
+        self.sampling = False
+        self.fault = _timeout_message(phase, self.timeout_s, len(self.cases))
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -395,14 +535,26 @@ def _main() -> int:
     if options.get("compile_only"):
         records = compile_pass(cases)
     else:
-        records = run_groups(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or (), options.get("profile_dir"))
+        until = _stdin_rounds if options.get("stepped") else None
+        records = run_groups(cases, TimingPolicy(**request["policy"]), options.get("lower_for") or (), options.get("profile_dir"), until)
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
+    if options.get("env_out"):
+        with open(options["env_out"], "w") as f:
+            json.dump(_env.fingerprint(), f)
     tmp = request["out"] + ".tmp"
     with open(tmp, "w") as f:
         json.dump(records, f)
     os.replace(tmp, request["out"])
     return 0
+
+
+def _stdin_rounds(rounds: int) -> str | None:
+    """A stepped worker's stop rule (``nnbench ab``): say where it stands
+    (``sampling`` after warm-up, ``done N`` after round N), then run one more
+    round on a ``round`` line; ``stop`` or end of input stops sampling."""
+    print("sampling" if rounds == 0 else f"done {rounds}", flush=True)
+    return None if sys.stdin.readline().strip() == "round" else "rounds"
 
 
 def _die_with_parent() -> None:

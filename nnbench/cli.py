@@ -106,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "md", "html", "json"), default="text")
     p.add_argument("--out", help="output file; must not exist")
 
+    p = sub.add_parser("ab", help="time a baseline and a candidate (two environments or checkouts) in alternating rounds; exit 1 on a regression")
+    p.add_argument("--baseline", required=True, metavar="PY_OR_DIR", help="a Python executable, or a checkout directory (run with it as cwd, first on PYTHONPATH)")
+    p.add_argument("--candidate", required=True, metavar="PY_OR_DIR", help="the same, for the candidate")
+    _add_filters(p)
+    p.add_argument("--cases", metavar="MODULE:ATTR", help="a user's list of nnbench.UserCase, resolved on each side (a relative path or module from its directory)")
+    p.add_argument("--rounds", type=_positive(int, 10**6), default=40, help="alternating rounds per case group (default 40; a verdict needs 10)")
+    p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case and side in seconds, spread over the rounds (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sides' order in each round (default 0)")
+    p.add_argument("--threshold", help="practical threshold in percent: 5, or per metric time=5,dispatch=10,compile=25,exact=0")
+    p.add_argument("--timeout", type=_positive(float, 7 * 86400), default=600.0, help="per-case time limit in seconds (default 600)")
+    p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
+    p.add_argument("--out", default="ab", help="directory for the two run files and the comparison (default: ab/); nothing in it is overwritten")
+    p.add_argument("--format", choices=("text", "md", "html", "json"), default="text", help="how the comparison is printed")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+
     p = sub.add_parser("history", help="change points over many runs; exit 1 if the newest run is in a regression")
     p.add_argument("dir", metavar="DIR", help="directory of run files (ordered by start time)")
     p.add_argument("--threshold", help="relative step size to report, in percent (default 5)")
@@ -139,15 +154,24 @@ def _make_dir(path: Path, what: str) -> None:
 
 def _resolve_out(out: str) -> Path:
     """The run file to create; checks writability before any case runs."""
-    from nnbench import _results
-
     path = Path(out)
     if path.suffix != ".json":
         _make_dir(path, f"--out {out}")
-        stamp = _dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        path = path / f"run-{stamp}-{socket.gethostname()}-{os.getpid()}.json"
+        path = path / f"{_run_name('run')}.json"
     elif not path.parent.is_dir():
         raise BadInput(f"--out {out}: directory {path.parent} does not exist")
+    return _claim(path, out)
+
+
+def _run_name(prefix: str) -> str:
+    """``prefix-<time>-<host>-<pid>``: a new file name in a results directory."""
+    return f"{prefix}-{_dt.datetime.now().strftime('%Y%m%dT%H%M%S')}-{socket.gethostname()}-{os.getpid()}"
+
+
+def _claim(path: Path, out: str) -> Path:
+    """Create ``path`` as an empty run file, never overwriting; else BadInput."""
+    from nnbench import _results
+
     if not os.access(path.parent, os.W_OK):
         raise BadInput(f"--out {out}: directory {path.parent} is not writable")
     try:
@@ -420,6 +444,61 @@ def cmd_compare(args) -> int:
     return EXIT_FOUND if result["regressions"] and not args.no_fail else EXIT_OK
 
 
+def cmd_ab(args) -> int:
+    from rich.console import Console
+
+    from nnbench import _ab, _cases, _compare, _report_compare
+
+    try:
+        sides = (_ab.Side.parse("baseline", args.baseline), _ab.Side.parse("candidate", args.candidate))
+        thresholds = _compare.Thresholds.parse(args.threshold)
+    except ValueError as e:  # SideError is a ValueError
+        raise BadInput(str(e)) from None
+    cases = _ab_select(args, sides[0])
+    budget = args.budget or (_cases.SUITES[args.suite].budget_s if args.suite else None) or 1.0
+    options = _ab.ABOptions(args.rounds, budget, args.seed, args.timeout, args.memory_limit)
+    out_dir = Path(args.out)
+    _make_dir(out_dir, f"--out {args.out}")
+    name = _run_name("ab")
+    outs = (_claim(out_dir / f"{name}-baseline.json", args.out), _claim(out_dir / f"{name}-candidate.json", args.out))
+    err = Console(stderr=True, highlight=False)
+    err.print(f"nnbench ab: {len(cases)} cases, {options.rounds} rounds, {budget:g} s per case and side -> {outs[0]}, {outs[1]}", markup=False, soft_wrap=True)
+    log = lambda line: err.print(f"nnbench ab: {line}", markup=False, soft_wrap=True)  # noqa: E731
+    try:
+        base_run, cand_run = _ab.run(cases, sides, options, outs, sys.argv, log)
+    except _ab.SideError as e:
+        raise BadInput(str(e)) from None
+    result = _compare.compare_runs(base_run, cand_run, thresholds, allow_device_change=True, base_path=str(outs[0]), cand_path=str(outs[1]), paired=True)
+    _ab.annotate(result, cases, sides, options)
+    saved = out_dir / f"{name}-compare.json"
+    with open(saved, "x") as f:
+        f.write(_report_compare.to_json(result))
+    _report_compare.emit("compare", args.format, None, result)
+    err.print(f"nnbench ab: run files {outs[0]}, {outs[1]}; comparison {saved}", markup=False, soft_wrap=True)
+    return EXIT_FOUND if result["regressions"] and not args.no_fail else EXIT_OK
+
+
+def _ab_select(args, baseline):
+    """The cases of an ``ab`` request. A user-case list (``--cases``) is
+    listed as the baseline sees it: a relative module or path is looked up
+    in a baseline checkout, and stays relative so each side's worker
+    imports its own."""
+    if not args.cases or baseline.path is None:
+        return _select(args)
+    import dataclasses
+
+    module, _, attr = args.cases.rpartition(":")
+    listed = args.cases
+    if module.endswith(".py") and not os.path.isabs(module):
+        listed = f"{os.path.join(baseline.path, module)}:{attr}"
+    sys.path.insert(0, baseline.path)
+    try:
+        cases = _select(argparse.Namespace(**{**vars(args), "cases": listed}))
+    finally:
+        sys.path.remove(baseline.path)
+    return [dataclasses.replace(c, source=args.cases) for c in cases]
+
+
 def cmd_history(args) -> int:
     from nnbench import _history, _results
 
@@ -486,7 +565,7 @@ def cmd_profile_diff(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "history": cmd_history, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "ab": cmd_ab, "history": cmd_history, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,14 @@ rates at other thresholds from the stored ratios and CIs, to tune the
 default. Order (A first or B first) alternates between repetitions.
 ``--interleaved`` instead samples A and B in shuffled rounds within one
 run (how ``nnbench run`` times the styles of a layer), which separates what
-the statistics do from how much the machine drifts between runs.
+the statistics do from how much the machine drifts between runs. ``--ab``
+runs each comparison through ``nnbench ab`` itself: two checkouts in temp
+directories whose user-case module differs only in the loop's iteration
+count, one worker process per side, alternating rounds, the paired
+statistic (``_compare.paired_test``).
 
     PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
+    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 20 --budget 0.25 --rounds 40
 
 This is a benchmark, not a test: it takes minutes and its figures depend
 on the machine and its load.
@@ -21,20 +26,34 @@ on the machine and its load.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 import nnbench
-from nnbench import _compare, _measure
+from nnbench import _ab, _compare, _measure
 from nnbench._timing import run_rounds
 
 BASE_ITERS = 100
 EXTRA = {"A/A": 0.0, "+3%": 0.03, "+5%": 0.05, "+10%": 0.10}
+REPO = Path(__file__).resolve().parents[1]
+# The --ab sides' user-case module: ``make_step`` as a user case.
+AB_MODULE = """import jax, jax.numpy as jnp, nnbench
+
+def build():
+    x = jnp.ones((64, 64), jnp.float32) * 0.01
+    w = jnp.eye(64, dtype=jnp.float32) * 0.5
+    return jax.jit(lambda x, w: jax.lax.fori_loop(0, {iters}, lambda i, y: jnp.tanh(y @ w), x)), (x, w)
+
+CASES = [nnbench.UserCase("loop", build)]
+"""
 
 
 def make_step(iters: int):
@@ -67,10 +86,34 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
     return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "batches", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
 
 
+def _checkout(root: Path, iters: int, role: str) -> _ab.Side:
+    """A checkout in ``root``: this repository's code, and the loop at ``iters``."""
+    root.mkdir()
+    for name in ("nnbench", "layers"):
+        (root / name).symlink_to(REPO / name)
+    (root / "abstudy.py").write_text(AB_MODULE.format(iters=iters))
+    return _ab.Side(role, str(root), sys.executable, str(root))
+
+
+def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
+    """One ``nnbench ab`` comparison: both sides are checkouts in temp directories."""
+    case = nnbench.UserCase("loop", None).case("abstudy.py:CASES")
+    with tempfile.TemporaryDirectory(prefix="nnbench-sensitivity-") as tmp:
+        sides = (_checkout(Path(tmp) / "base", BASE_ITERS, "baseline"), _checkout(Path(tmp) / "cand", round(BASE_ITERS * (1 + extra)), "candidate"))
+        runs = _ab.run([case], sides, options)
+    (res,) = _compare.compare_runs(*runs, paired=True)["cases"]
+    if "time" not in res["metrics"]:
+        raise RuntimeError(f"ab trial failed: {res.get('note')}")
+    t = res["metrics"]["time"]
+    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "verdict", "base", "cand")} | {
+        "n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]
+    }
+
+
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
     out = {"inconclusive": {}}
     for cond, ts in trials.items():
-        vs = [_compare.decide(t, threshold)[1] for t in ts]
+        vs = [(_compare.decide_paired if "rounds" in t else _compare.decide)(t, threshold)[1] for t in ts]
         if cond == "A/A":
             out[cond] = sum(v in (_compare.REGRESSED, _compare.IMPROVED) for v in vs) / len(vs)
         else:
@@ -84,19 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
     ap.add_argument("--budget", type=float, default=0.25, help="timing budget per measurement, seconds (default 0.25)")
     ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
+    ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
+    ap.add_argument("--rounds", type=int, default=40, help="with --ab: alternating rounds per comparison (default 40)")
     ap.add_argument("--out", help="write every trial's ratio and CI here (JSON)")
     args = ap.parse_args(argv)
     policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
+    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     trials: dict[str, list[dict]] = {c: [] for c in EXTRA}
     for rep in range(args.reps):
         for cond, extra in EXTRA.items():
-            trials[cond].append(one_trial(extra, rep, policy, args.interleaved))
+            if args.ab:
+                trials[cond].append(ab_trial(extra, rep, dataclasses.replace(options, seed=rep)))
+            else:
+                trials[cond].append(one_trial(extra, rep, policy, args.interleaved))
         print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     load1 = os.getloadavg()[0]
     default = _compare.Thresholds().time
-    print(f"{'interleaved' if args.interleaved else 'sequential'}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
+    mode = f"nnbench ab ({args.rounds} paired rounds)" if args.ab else "interleaved" if args.interleaved else "sequential"
+    print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
           f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
@@ -110,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{100 * t:.0f} %{mark} | {100 * r['A/A']:.0f} % | {100 * r['+3%']:.0f} % | {100 * r['+5%']:.0f} % | {100 * r['+10%']:.0f} % | {inc}")
     if args.out:
         with open(args.out, "x") as f:
-            json.dump({"interleaved": args.interleaved, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
+            json.dump({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
     return 0
 
 

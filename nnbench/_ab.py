@@ -1,0 +1,199 @@
+"""``nnbench ab``: a baseline and a candidate timed in alternating rounds.
+
+Two run files taken one after the other see two machine states: on a
+shared, noisy machine the same step measured twice differs by up to 30 %
+(``studies/sensitivity.py``), so ``nnbench compare`` cannot resolve a 5 %
+change there. Sampling both in fine-grained alternation cancels the drift,
+but two code versions (a PR and main, jax 0.10 and 0.11) need two processes.
+So, per case group, this runs one worker per side (``_worker.SteppedWorker``:
+each prepares the group exactly as ``run`` does, then samples one round per
+command) and alternates them: in each of ``rounds`` rounds both sides run
+one round, in a seeded random order. Round r of the baseline and round r of
+the candidate are then neighbours in time, and ``_compare.paired_test``
+compares them pair by pair.
+
+A side is a Python executable (an environment with nnbench and the code
+under test installed) or a checkout directory (this interpreter, with the
+directory as working directory and first on ``PYTHONPATH``, so its
+``nnbench``, ``layers`` and user modules are imported).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nnbench import _env, _results
+from nnbench._cases import Case
+from nnbench._timing import TimingPolicy
+from nnbench._worker import DEFAULT_TIMEOUT_S, SteppedWorker
+
+_FINDS_NNBENCH = "import importlib.util, sys; sys.exit(importlib.util.find_spec('nnbench') is None)"
+
+
+class SideError(ValueError):
+    """A side cannot be used as given (a bad-input error: exit 2)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """Where one side's workers run.
+
+    ``spec``: as given on the command line; ``python``: the interpreter;
+    ``path``: a checkout directory (working directory, first on
+    ``PYTHONPATH``) or None (the current directory, as ``python -m`` has it).
+    """
+
+    role: str
+    spec: str
+    python: str
+    path: str | None = None
+
+    @classmethod
+    def parse(cls, role: str, spec: str) -> Side:
+        """A checkout directory (must hold ``nnbench/``) or a Python
+        executable; ``SideError`` (one line) otherwise."""
+        p = Path(spec)
+        where = f"--{role} {spec}"
+        if not p.exists():
+            raise SideError(f"{where}: no such file or directory")
+        if p.is_dir():
+            if not (p / "nnbench").is_dir():
+                raise SideError(f"{where}: directory has no nnbench/ (expected a checkout, or a Python executable)")
+            return cls(role, spec, sys.executable, str(p.resolve()))
+        if not os.access(p, os.X_OK):
+            raise SideError(f"{where}: not executable (expected a Python executable, or a checkout directory)")
+        python = os.path.abspath(p)  # not resolved: a venv's python is a link that must stay one
+        try:  # found as its worker will find it (``-c``, like ``-m``, puts the working directory first)
+            ok = subprocess.run([python, "-c", _FINDS_NNBENCH], capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if not ok:
+            raise SideError(f"{where}: not a Python that can import nnbench")
+        return cls(role, spec, python)
+
+
+@dataclasses.dataclass(frozen=True)
+class ABOptions:
+    """Rounds per case group, timing budget per case (seconds, per side), the
+    order's seed, and the worker limits ``nnbench run`` also has."""
+
+    rounds: int = 40
+    budget_s: float = 1.0
+    seed: int = 0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_limit: int | None = None
+
+    def policy(self) -> TimingPolicy:
+        """Blocks sized so ``rounds`` rounds take about ``budget_s`` per case."""
+        return TimingPolicy(budget_s=self.budget_s, block_s=self.budget_s / self.rounds, seed=self.seed, max_samples=10**7)  # rounds, not a sample cap, end sampling
+
+
+def run(
+    cases: Sequence[Case],
+    sides: tuple[Side, Side],
+    options: ABOptions = ABOptions(),
+    outs: tuple[Path, Path] | None = None,
+    argv: list[str] | None = None,
+    log=None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Time ``cases`` on both sides, interleaved; the two run dicts
+    (baseline, candidate), each rewritten to its path in ``outs`` (already
+    claimed) after every group. ``log``: a callable for progress lines.
+
+    Raises ``SideError`` when a side's nnbench samples on its own (it
+    predates ``nnbench ab``).
+    """
+    _env.pin_matmul_precision()
+    runs = [_results.new_run({}, argv=argv) for _ in sides]
+    for data, side, other in zip(runs, sides, sides[::-1], strict=True):
+        data["ab"] = {"side": side.role, "spec": side.spec, "python": side.python, "path": side.path, "other": other.spec, **dataclasses.asdict(options)}
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(f"{case.source or ''}|{case.group}", []).append(case)
+    rng = random.Random(options.seed)
+    for members in groups.values():
+        if log:
+            log(f"{members[0].group} ({len(members)} cases): compiling on each side, then {options.rounds} alternating rounds")
+        batches, envs, rounds = _group(members, sides, options, rng)
+        for i, (side, other) in enumerate(zip(sides, sides[::-1], strict=True)):
+            _check_stepped(side, batches[i])
+            for record in batches[i]:
+                if record["status"] == "ok":
+                    record["time"]["paired"] = {"side": side.role, "with": other.spec, "rounds": rounds}
+                runs[i]["records"].append(record)
+            runs[i]["env"] = runs[i]["env"] or envs[i] or {}
+            _write(runs[i], outs, i)
+    for i, side in enumerate(sides):
+        runs[i]["env"] = runs[i]["env"] or _parent_env(side)
+        runs[i]["finished"] = _results.now()
+        _write(runs[i], outs, i)
+    return runs[0], runs[1]
+
+
+def _write(data: dict[str, Any], outs: tuple[Path, Path] | None, i: int) -> None:
+    if outs is not None:
+        _results.write_atomic(outs[i], data)
+
+
+def _group(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
+    """One group on both sides: (records per side, env per side, rounds run)."""
+    policy, extra = options.policy(), {"memory_limit": options.memory_limit}
+    # One after the other, so one side's compile never overlaps the other's
+    # timing; both wait, warmed up, before round 1.
+    with SteppedWorker(members, policy, options.timeout_s, extra, sides[0].python, sides[0].path) as a:
+        a.wait_sampling()
+        with SteppedWorker(members, policy, options.timeout_s, extra, sides[1].python, sides[1].path) as b:
+            b.wait_sampling()
+            workers, rounds = [a, b], 0
+            while rounds < options.rounds and any(w.sampling for w in workers):
+                order = workers[:]
+                rng.shuffle(order)
+                for w in order:
+                    w.step()
+                rounds += 1
+            batches = [w.finish() for w in workers]
+            envs = [w.env() for w in workers]
+    return batches, envs, rounds
+
+
+def _check_stepped(side: Side, records: list[dict[str, Any]]) -> None:
+    for r in records:
+        if r["status"] == "ok" and r.get("time", {}).get("stop_reason") != "rounds":
+            raise SideError(f"--{side.role} {side.spec}: its nnbench sampled on its own (it predates nnbench ab); update it")
+
+
+def _parent_env(side: Side) -> dict[str, Any]:
+    """This process's fingerprint, naming the side's interpreter (its worker wrote none)."""
+    return {**_env.fingerprint(), "executable": side.python, "env_source": "parent"}
+
+
+def command(case: Case, sides: tuple[Side, Side], options: ABOptions) -> str:
+    """The ``nnbench ab`` line that reruns just ``case``."""
+    selection = case.command().removeprefix("nnbench run ")
+    seed = f" --seed {options.seed}" if options.seed else ""
+    return (
+        f"nnbench ab --baseline {shlex.quote(sides[0].spec)} --candidate {shlex.quote(sides[1].spec)} {selection} "
+        f"--rounds {options.rounds} --budget {options.budget_s:g}{seed}"
+    )
+
+
+def annotate(result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, Side], options: ABOptions) -> dict[str, Any]:
+    """Make a ``compare_runs(..., paired=True)`` result say how it was taken
+    (``method``) and reproduce each case with ``nnbench ab``."""
+    by_id = {c.id: c for c in cases}
+    for c in result["cases"]:
+        if c["id"] in by_id:
+            c["command"] = command(by_id[c["id"]], sides, options)
+    result["method"] = (
+        f"paired: baseline and candidate interleaved in {options.rounds} rounds (one worker process each, seed {options.seed}); "
+        "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
+    )
+    return result

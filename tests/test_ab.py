@@ -1,0 +1,167 @@
+"""``nnbench ab``: two sides (checkouts or environments) timed in
+alternating rounds, compared round by round."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nnbench import _compare, _timing
+from nnbench.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = "tests/user_cases/ab.py:CASES"  # relative: each side imports its own copy
+FAST = ["--rounds", "12", "--budget", "0.2"]
+
+
+def _slower_checkout(root: Path, factor: int) -> Path:
+    """A checkout whose ``tests/user_cases/ab.py`` loops ``factor`` times longer."""
+    root.mkdir()
+    for name in ("nnbench", "layers"):
+        (root / name).symlink_to(REPO / name)
+    mod = root / "tests" / "user_cases" / "ab.py"
+    mod.parent.mkdir(parents=True)
+    mod.write_text((REPO / CASES.split(":")[0]).read_text().replace("ITERS = 100", f"ITERS = {100 * factor}"))
+    return root
+
+
+def _ab(tmp_path, capsys, baseline, candidate, *extra):
+    out = tmp_path / "ab"
+    code = main(["ab", "--baseline", str(baseline), "--candidate", str(candidate), "--cases", CASES, *FAST, "--out", str(out), "--format", "json", *extra])
+    result = json.loads(capsys.readouterr().out)
+    runs = sorted(out.glob("ab-*-*.json"))
+    assert [p.name.rsplit("-", 1)[1] for p in runs] == ["baseline.json", "candidate.json", "compare.json"]
+    return code, result, [json.loads(p.read_text()) for p in runs[:2]]
+
+
+def test_aa_same_checkout_is_unchanged(tmp_path, capsys):
+    # Compile time is one cold compile per side: on a busy machine it moves by
+    # more than its 25 % bar between two processes (and 12 short rounds are
+    # few), so the bars here are loose; the ratio itself is checked below.
+    code, result, (base, cand) = _ab(tmp_path, capsys, REPO, REPO, "--threshold", "time=20,dispatch=50,compile=900")
+    (case,) = result["cases"]
+    time = case["metrics"]["time"]
+    assert code == 0 and result["regressions"] == 0, case
+    assert time["kind"] == "paired" and time["rounds"] == 12 and 0.7 < time["ratio"] < 1.4
+    assert time["ci_low"] <= time["ratio"] <= time["ci_high"]
+    assert "interleaved in 12 rounds" in result["method"]
+    for run, side in ((base, "baseline"), (cand, "candidate")):
+        (rec,) = run["records"]
+        assert rec["status"] == "ok" and rec["time"]["paired"] == {"side": side, "with": str(REPO), "rounds": 12}
+        assert len(rec["time"]["round_ends"]) == 12 and rec["time"]["round_ends"][-1] == len(rec["time"]["samples_s"])
+        assert rec["time"]["stop_reason"] == "rounds" and rec["compile"]["recompiles"] == 0
+        assert run["env"]["executable"] and run["ab"]["side"] == side
+
+
+def test_slower_candidate_regresses(tmp_path, capsys, monkeypatch):
+    # The baseline is a Python executable this time: it runs in the current
+    # directory, which holds this checkout.
+    monkeypatch.chdir(REPO)
+    cand = _slower_checkout(tmp_path / "cand", 3)
+    code, result, (base, _) = _ab(tmp_path, capsys, sys.executable, cand)
+    (case,) = result["cases"]
+    assert code == 1 and result["regressions"] == 1 and case["verdict"] == "regressed"
+    # 3x the loop, plus the same fixed dispatch cost per call on both sides
+    assert case["metrics"]["time"]["ratio"] > 1.4 and case["metrics"]["time"]["ci_low"] > 1.2
+    assert case["command"].startswith(f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12")
+    assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable
+
+
+def test_candidate_that_fails_is_a_regression(tmp_path, capsys):
+    cand = _slower_checkout(tmp_path / "cand", 1)
+    mod = cand / "tests" / "user_cases" / "ab.py"
+    mod.write_text(mod.read_text().replace("def build():\n", "def build():\n    raise RuntimeError('broken in the candidate')\n"))
+    code, result, (base, cand_run) = _ab(tmp_path, capsys, REPO, cand)
+    (case,) = result["cases"]
+    assert code == 1 and case["verdict"] == "regressed" and "broken in the candidate" in case["note"]
+    # The baseline still ran its rounds (alone) and has a full record.
+    (rec,) = base["records"]
+    assert rec["status"] == "ok" and len(rec["time"]["round_ends"]) == 12
+    assert cand_run["records"][0]["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    "side, message",
+    [
+        ("nosuch", "no such file or directory"),
+        ("dir", "has no nnbench/"),
+        ("file", "not executable"),
+        ("script", "not a Python that can import nnbench"),
+    ],
+)
+def test_bad_side_exits_2_with_one_line(tmp_path, capsys, side, message):
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("not a python")
+    (tmp_path / "script").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "script").chmod(0o755)
+    code = main(["ab", "--baseline", str(REPO), "--candidate", str(tmp_path / side), "--cases", CASES, "--out", str(tmp_path / "ab")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("nnbench: error: --candidate") and message in err[0]
+    assert not (tmp_path / "ab").exists()
+
+
+# --- the paired statistic ---
+
+
+def _rounds(rng, drift, shift, per_round=20, noise=0.01):
+    """Samples (seconds) and round ends of one side: round r at 1 ms x drift[r] x shift."""
+    samples, ends = [], []
+    for f in drift:
+        n = int(rng.integers(per_round // 2, per_round + 1))
+        samples += list(1e-3 * f * shift * (1 + noise * rng.standard_normal(n)))
+        ends.append(len(samples))
+    return samples, ends
+
+
+def test_paired_statistic_cancels_a_common_drift():
+    rng = np.random.default_rng(0)
+    drift = 1 + 0.3 * np.sin(np.arange(40) / 3)  # the machine wanders by +-30 %
+    res = _compare.paired_test(*_rounds(rng, drift, 1.0), *_rounds(rng, drift, 1.0), threshold=0.05)
+    assert res["rounds"] == 40 and res["verdict"] == "unchanged"
+    assert 0.99 < res["ci_low"] <= res["ratio"] <= res["ci_high"] < 1.01
+
+
+def test_paired_statistic_detects_five_percent_in_40_rounds():
+    rng = np.random.default_rng(1)
+    drift = 1 + 0.3 * rng.random(40)
+    (a, ea), (b, eb) = _rounds(rng, drift, 1.0), _rounds(rng, drift, 1.05)
+    res = _compare.paired_test(a, ea, b, eb, threshold=0.02)
+    assert res["verdict"] == "regressed" and res["p_value"] < 1e-6
+    assert 1.04 < res["ratio"] < 1.06 and res["ci_low"] > 1.03
+    d = np.log(_compare.round_medians(b, eb)) - np.log(_compare.round_medians(a, ea))
+    assert math.isclose(res["ratio"], math.exp(np.median(d)))
+
+
+def test_paired_statistic_needs_ten_rounds():
+    rng = np.random.default_rng(2)
+    drift = np.ones(9)
+    res = _compare.paired_test(*_rounds(rng, drift, 1.0), *_rounds(rng, drift, 1.5), threshold=0.05)
+    assert res["rounds"] == 9 and res["ratio"] > 1.4 and res["verdict"] == "inconclusive"
+
+
+def test_round_medians_follow_round_ends():
+    got = _compare.round_medians([1, 2, 3, 10, 20, 5], [3, 5, 5, 6])
+    assert list(got[:2]) == [2, 15] and math.isnan(got[2]) and got[3] == 5
+
+
+def test_run_rounds_until_steps_rounds_and_records_their_ends():
+    step = jax.jit(lambda x: jnp.tanh(x @ x))
+    lanes = [_timing.Lane(step, (jnp.ones((8, 8)),), None) for _ in range(2)]
+    lanes[0].call()  # compiled before timing, as prepare does
+    seen = []
+
+    def until(rounds):
+        seen.append(rounds)
+        return "rounds" if rounds == 3 else None
+
+    policy = _timing.TimingPolicy(budget_s=0.05, warmup_budget_s=0.05, block_s=0.001)
+    assert _timing.run_rounds(lanes, policy, until) == "rounds"
+    assert seen == [0, 1, 2, 3]
+    for lane in lanes:
+        assert len(lane.round_ends) == 3 and lane.round_ends[-1] == len(lane.samples_s) and lane.round_ends == sorted(lane.round_ends)
+        assert lane.recompiles == 0
