@@ -134,7 +134,11 @@ def _nnx_built_module(entry: Entry, config: Mapping[str, Any], dtype: str, seed:
         template = _nnx_module(entry, config, dtype, canonical_weights(entry, config, dtype, k_init, x), k_rng)
         _NNX_TEMPLATE.clear()
         _NNX_TEMPLATE[ident] = template
-    return nnx.clone(_NNX_TEMPLATE[ident])
+    module = nnx.clone(_NNX_TEMPLATE[ident])
+    # nnx.clone copies the graph, not the arrays: give the clone buffers of
+    # its own, or a train step that donates its state deletes the template's.
+    nnx.update(module, jax.tree.map(jnp.copy, nnx.state(module)))
+    return module
 
 
 def _functional(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Functional:
