@@ -87,7 +87,7 @@ def haiku(forward: Callable[[jax.Array, bool], jax.Array], dtype: Any, to_canoni
     transformed = hk.transform_with_state(fn)
 
     def init(key, x):
-        params, state = transformed.init(key, x, False)
+        params, state = transformed.init(key, x, True)  # as Haiku users initialise: BatchNorm creates its averages
         return {"params": params, "state": state}
 
     def apply(variables, x, *, train, rng):
