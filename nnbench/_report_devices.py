@@ -143,6 +143,13 @@ def plot_png(runs: Runs) -> bytes | None:
     return _plots.png(fig)
 
 
+def plot_path(path):
+    """The cross-device plot beside a Markdown report at ``path``."""
+    from pathlib import Path
+
+    return Path(path).with_suffix(".devices.png")
+
+
 def append_markdown(path, runs: Runs) -> list:
     """Append the cross-device section to a written Markdown report, its plot
     beside it (``<name>.devices.png``, never overwritten); returns what was written."""
@@ -153,7 +160,7 @@ def append_markdown(path, runs: Runs) -> list:
     plot_name = None
     png = plot_png(runs)
     if png:
-        plot = path.with_suffix(".devices.png")
+        plot = plot_path(path)
         with open(plot, "xb") as f:
             f.write(png)
         plot_name = plot.name
