@@ -5,15 +5,13 @@ A report reads records; it never measures.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import layers
-from nnbench import _scaling_report
+from nnbench import _plots, _scaling_report
 from nnbench._cases import Case
 
 STYLE_ORDER = list(layers.STYLES)
@@ -43,28 +41,37 @@ def _styles_in(records: Sequence[dict[str, Any]]) -> list[str]:
     return [s for s in STYLE_ORDER if s in seen] + sorted(s for s in seen if s not in STYLE_ORDER)
 
 
+def _grid(records: Sequence[dict[str, Any]], cell_of: Callable[[dict[str, Any]], dict[str, Any]], key: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Rows per case group, one cell per style: ``cell_of(record)`` for an ok
+    record plus ``ratio`` (its ``key`` over the ``jax`` cell's, None without
+    one), ``{"status", "error"}`` otherwise."""
+    styles = _styles_in(records)
+    groups: dict[str, dict[str, Any]] = {}
+    for r in records:
+        case = Case.from_dict(r["case"])
+        row = groups.setdefault(case.group, {"group": case.group, "cells": {}})
+        row["cells"][case.style] = cell_of(r) if r["status"] == "ok" else {"status": r["status"], "error": r.get("error")}
+    for row in groups.values():
+        ref = row["cells"].get("jax", {}).get(key)
+        for cell in row["cells"].values():
+            if cell.get(key) is not None:
+                cell["ratio"] = cell[key] / ref if ref else None
+    return styles, list(groups.values())
+
+
 def side_by_side(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows per case group (layer/mode/size/dtype), one cell per style.
 
     Each cell: ``{"median", "ci_low", "ci_high", "ratio"}`` (ratio to the
     ``jax`` style's median in the same group) or ``{"status", "error"}``.
     """
-    styles = _styles_in(records)
-    groups: dict[str, dict[str, Any]] = {}
-    for r in records:
-        case = Case.from_dict(r["case"])
-        row = groups.setdefault(case.group, {"group": case.group, "cells": {}})
-        if r["status"] == "ok":
-            t = r["time"]
-            row["cells"][case.style] = {"median": t["median"], "ci_low": t["ci_low"], "ci_high": t["ci_high"]}
-        else:
-            row["cells"][case.style] = {"status": r["status"], "error": r.get("error")}
-    for row in groups.values():
-        ref = row["cells"].get("jax", {}).get("median")
-        for cell in row["cells"].values():
-            if "median" in cell:
-                cell["ratio"] = cell["median"] / ref if ref else None
-    return styles, list(groups.values())
+    return _grid(records, lambda r: {k: r["time"][k] for k in ("median", "ci_low", "ci_high")}, "median")
+
+
+def memory_side_by_side(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """As ``side_by_side``, for compiled peak memory: cells ``{"peak_bytes",
+    "ratio"}`` (``peak_bytes`` None where the backend reported none)."""
+    return _grid(records, lambda r: {"peak_bytes": (r.get("memory") or {}).get("compiled_peak_bytes")}, "peak_bytes")
 
 
 def _cell_text(cell: dict[str, Any] | None) -> str:
@@ -252,40 +259,11 @@ def _md_escape(text: str) -> str:
     return out.replace("\n", " ")
 
 
-def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
-    """Grouped bar chart of median step time per style with 95 % CIs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    styles, rows = side_by_side(records)
-    rows = [r for r in rows if any("median" in c for c in r["cells"].values())]
-    if not rows:
-        return None
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4), dpi=110)
-    width = 0.8 / max(1, len(styles))
-    x = np.arange(len(rows))
-    for i, s in enumerate(styles):
-        med = np.array([r["cells"].get(s, {}).get("median", np.nan) for r in rows]) * 1e6
-        lo = np.array([r["cells"].get(s, {}).get("ci_low", np.nan) for r in rows]) * 1e6
-        hi = np.array([r["cells"].get(s, {}).get("ci_high", np.nan) for r in rows]) * 1e6
-        ax.bar(x + i * width, med, width, yerr=[med - lo, hi - med], label=s, capsize=2)
-    ax.set_xticks(x + width * (len(styles) - 1) / 2, [r["group"] for r in rows], rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("median step time (µs), 95 % CI")
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None = None) -> str:
+def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plots: Sequence[Sequence[tuple[str, str]]] | None = None) -> str:
+    """The report; ``plots``: per run, ``(title, file name)`` of each plot
+    written beside it (linked at the end of the run's section)."""
     lines = ["# nnbench report", ""]
-    for name, run in runs:
+    for i, (name, run) in enumerate(runs):
         lines += [f"## {_md_escape(name)}", "", f"- environment: {_md_escape(env_summary(run))}", f"- started: {_md_escape(run.get('started'))}, suite: {_md_escape(run.get('suite'))}", ""]
         styles, rows = side_by_side(run["records"])
         lines.append("| layer/mode/size/dtype | " + " | ".join(_md_escape(s) for s in styles) + " |")
@@ -316,8 +294,8 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plot_name: str | None =
             lines.append("")
             lines += [f"- `{_md_escape(d['case'])}` {_md_escape(d['status'])}: {_md_escape(d['note'])}" for d in bad]
             lines.append("")
-    if plot_name:
-        lines += [f"![median step time per style]({plot_name})", ""]
+        for title, file_name in plots[i] if plots else ():
+            lines += [f"![{_md_escape(title)}]({_md_escape(file_name)})", ""]
     return "\n".join(lines)
 
 
@@ -338,8 +316,12 @@ def _same_program_md(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """One self-contained page: every plot is embedded as a ``data:`` URI."""
+    from nnbench._report_plots import run_plots
+
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
-             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}td{text-align:right}td:first-child{text-align:left}</style>",
+             "<style>body{font-family:sans-serif}td,th{padding:2px 8px;border-bottom:1px solid #ddd}td{text-align:right}td:first-child{text-align:left}"
+             "img{display:block;max-width:100%;margin:1em 0}</style>",
              "</head><body><h1>nnbench report</h1>"]
     for name, run in runs:
         parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(env_summary(run))}</p>")
@@ -355,32 +337,66 @@ def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
             for d in details:
                 parts.append("<tr>" + "".join(f"<td>{html.escape(str(d.get(c, '')))}</td>" for c in cols) + "</tr>")
             parts.append("</table>")
-        png = plot_png(run["records"])
-        if png:
-            parts.append(f"<img alt='median step time per style' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+        parts += [_plots.img_tag(plot.png, plot.title) for plot in run_plots(run["records"])]
+    parts.append(_plots.img_tag(_scaling_report.plot_png([r for _, run in runs for r in run["records"]]), SCALING_TITLE))
     parts.append("</body></html>")
     return "".join(parts)
 
 
-def write_markdown(path: Path, runs: Sequence[tuple[str, dict[str, Any]]]) -> list[Path]:
-    """Write ``path`` (Markdown) and its plot beside it; returns what was written."""
+SCALING_TITLE = "throughput and scaling efficiency vs devices"
+
+
+def plot_path(path: Path, key: str, run_index: int = 0, n_runs: int = 1) -> Path:
+    """Where a Markdown report at ``path`` keeps run ``run_index``'s plot
+    ``key``: ``<stem>.png`` for the bar chart (its old name), else
+    ``<stem>.<key>.png``; with several runs the stem gains ``.<run number>``."""
+    stem = path.stem if n_runs == 1 else f"{path.stem}.{run_index + 1}"
+    return path.with_name(f"{stem}.png" if key == "bars" else f"{stem}.{key}.png")
+
+
+def report_paths(path: Path, n_runs: int = 1) -> list[Path]:
+    """Every file a Markdown report at ``path`` over ``n_runs`` runs may write
+    (whether or not each plot turns out to have data): checked before writing."""
+    from nnbench._report_plots import PLOT_KEYS
+
     path = Path(path)
-    records = [r for _, run in runs for r in run["records"]]
-    png = plot_png(records)
-    written = []
-    plot_name = None
-    if png:
-        plot_path = path.with_suffix(".png")
-        plot_path.write_bytes(png)
-        plot_name = plot_path.name
-        written.append(plot_path)
-    text = markdown(runs, plot_name)
-    scaling_png = _scaling_report.plot_png(records)
+    plots = [plot_path(path, key, i, n_runs) for i in range(n_runs) for key in PLOT_KEYS]
+    return [path, *plots, _scaling_path(path)]
+
+
+def _scaling_path(path: Path) -> Path:
+    """The scaling plot (all runs' sharded records) beside a Markdown report at ``path``."""
+    return path.with_name(path.stem + "-scaling.png")
+
+
+def write_markdown(path: Path, runs: Sequence[tuple[str, dict[str, Any]]], overwrite: bool = False) -> list[Path]:
+    """Write ``path`` (Markdown) and its plots beside it; returns what was written.
+
+    Unless ``overwrite``, nothing is written if any of the files exists
+    (``FileExistsError``) and each is created exclusively.
+    """
+    from nnbench._report_plots import run_plots
+
+    path = Path(path)
+    plots: dict[Path, bytes] = {}
+    links = []
+    for i, (_, run) in enumerate(runs):
+        links.append([])
+        for plot in run_plots(run["records"]):
+            target = plot_path(path, plot.key, i, len(runs))
+            plots[target] = plot.png
+            links[-1].append((plot.title, target.name))
+    text = markdown(runs, links)
+    scaling_png = _scaling_report.plot_png([r for _, run in runs for r in run["records"]])
     if scaling_png:
-        scaling_path = path.with_name(path.stem + "-scaling.png")
-        scaling_path.write_bytes(scaling_png)
-        written.append(scaling_path)
-        text += f"\n![throughput and scaling efficiency vs devices]({scaling_path.name})\n"
-    path.write_text(text)
-    written.insert(0, path)
-    return written
+        plots[_scaling_path(path)] = scaling_png
+        text += f"\n![{SCALING_TITLE}]({_md_escape(_scaling_path(path).name)})\n"
+    files = {path: text.encode("utf-8"), **plots}
+    if not overwrite:
+        for p in files:
+            if p.exists():
+                raise FileExistsError(f"{p}: already exists; refusing to overwrite it")
+    for p, data in files.items():
+        with open(p, "wb" if overwrite else "xb") as f:
+            f.write(data)
+    return list(files)

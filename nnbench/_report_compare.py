@@ -7,12 +7,11 @@ is escaped in Markdown (``_md_escape``) and HTML (``html.escape``).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from typing import Any
 
+from nnbench import _plots
 from nnbench._compare import (
     CHANGED,
     IMPROVED,
@@ -126,10 +125,7 @@ def print_compare(result: dict[str, Any], console) -> None:
 
 def ratio_plot_png(result: dict[str, Any]) -> bytes | None:
     """Step-time ratio (candidate / baseline) per case with its 95 % CI and the threshold band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _plots.pyplot()
 
     rows = [c for c in result["cases"] if "time" in c["metrics"] and c["metrics"]["time"].get("ci_low") is not None]
     if not rows:
@@ -142,27 +138,11 @@ def ratio_plot_png(result: dict[str, Any]) -> bytes | None:
         r = c["metrics"]["time"]
         colour = HTML_COLOURS.get(r["verdict"], "#000")
         ax.errorbar(r["ratio"], i, xerr=[[r["ratio"] - r["ci_low"]], [r["ci_high"] - r["ratio"]]], fmt="o", color=colour, capsize=3)
-    ax.set_yticks(range(len(rows)), [c["id"] for c in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), [c["id"] for c in rows], fontsize=7, **_plots.LITERAL)
     ax.invert_yaxis()
     ax.set_xlabel("step time ratio, candidate / baseline (95 % CI)")
-    ax.legend(fontsize=7, loc="lower right")
-    return _png(fig)
-
-
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _png_tag(png: bytes | None, alt: str) -> str:
-    if not png:
-        return ""
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    _plots.legend(ax, fontsize=7, loc="lower right")
+    return _plots.png(fig)
 
 
 # --- Markdown / HTML / JSON ---
@@ -227,7 +207,7 @@ def compare_html(result: dict[str, Any]) -> str:
     for side, key in (("baseline", "only_base"), ("candidate", "only_cand")):
         if result[key]:
             parts.append(f"<p>only in the {side}: {h(', '.join(result[key]))}</p>")
-    parts.append(_png_tag(ratio_plot_png(result), "step time ratios"))
+    parts.append(_plots.img_tag(ratio_plot_png(result), "step time ratios"))
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -356,11 +336,9 @@ def print_history(result: dict[str, Any], console) -> None:
 
 def history_plot_png(result: dict[str, Any], metric: str = "time", max_lines: int = 12) -> bytes | None:
     """``metric`` per case over the runs, relative to each case's first value, change points marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    plt = _plots.pyplot()
 
     series = [s for s in result["series"] if s["metric"] == metric and any(v is not None for v in s["values"])]
     series.sort(key=lambda s: (not s["changes"], s["id"]))
@@ -376,10 +354,10 @@ def history_plot_png(result: dict[str, Any], metric: str = "time", max_lines: in
         for c in s["changes"]:
             ax.axvline(c["run"] - 0.5, color=line.get_color(), ls="--", lw=0.8)
             ax.plot(c["run"], y[c["run"]] / ref if np.isfinite(y[c["run"]]) else c["after"] / ref, marker="v" if c["ratio"] < 1 else "^", color=line.get_color(), ms=8)
-    ax.set_xticks(x, [r["name"] for r in result["runs"]], rotation=30, ha="right", fontsize=6)
+    ax.set_xticks(x, [r["name"] for r in result["runs"]], rotation=30, ha="right", fontsize=6, **_plots.LITERAL)
     ax.set_ylabel(f"{metric} relative to first run")
-    ax.legend(fontsize=6)
-    return _png(fig)
+    _plots.legend(ax, fontsize=6)
+    return _plots.png(fig)
 
 
 def history_markdown(result: dict[str, Any], plot_name: str | None = None) -> str:
@@ -414,7 +392,7 @@ def history_html(result: dict[str, Any]) -> str:
     regs = regression_lines(result)
     if regs:
         parts.append("<p style='color:#c00'><b>The newest run is in a regression:</b></p><ul>" + "".join(f"<li>{h(x)}</li>" for x in regs) + "</ul>")
-    parts.append(_png_tag(history_plot_png(result), "history"))
+    parts.append(_plots.img_tag(history_plot_png(result), "history"))
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -8,6 +8,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from nnbench import _plots
 from nnbench._report import _md_escape, fmt_bytes, fmt_time
 
 Runs = Sequence[tuple[str, dict[str, Any]]]
@@ -110,28 +111,21 @@ def markdown(runs: Runs, plot_name: str | None = None) -> str:
 
 
 def html_section(runs: Runs) -> str:
-    from nnbench._report_compare import _png_tag
-
     names, rows = table(runs)
     h = html.escape
     parts = ["<h2>across devices</h2><p>step time · items/s · items/s per chip · MFU · compiled memory; ★ fastest</p>"]
     parts.append("<table><tr><th>case</th>" + "".join(f"<th>{h(n)}</th>" for n in names) + "</tr>")
     parts += [f"<tr><td>{h(r['id'])}</td>" + "".join(f"<td>{h(x)}</td>" for x in _row_texts(r)) + "</tr>" for r in rows]
     parts.append("</table>")
-    parts.append(_png_tag(plot_png(runs), "step time across devices"))
+    parts.append(_plots.img_tag(plot_png(runs), "step time across devices"))
     return "".join(parts)
 
 
 def plot_png(runs: Runs) -> bytes | None:
     """Bars of median step time per case, one colour per device (log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from nnbench._report_compare import _png
-
+    plt = _plots.pyplot()
     names, rows = table(runs)
     rows = [r for r in rows if any(c and "median" in c for c in r["cells"])]
     if not rows:
@@ -142,11 +136,18 @@ def plot_png(runs: Runs) -> bytes | None:
     for i, n in enumerate(names):
         y = [r["cells"][i]["median"] * 1e6 if r["cells"][i] and "median" in r["cells"][i] else np.nan for r in rows]
         ax.bar(x + i * width, y, width, label=n)
-    ax.set_xticks(x + width * (len(names) - 1) / 2, [r["id"] for r in rows], rotation=25, ha="right", fontsize=7)
+    ax.set_xticks(x + width * (len(names) - 1) / 2, [r["id"] for r in rows], rotation=25, ha="right", fontsize=7, **_plots.LITERAL)
     ax.set_yscale("log")
     ax.set_ylabel("median step time (µs)")
-    ax.legend(fontsize=7)
-    return _png(fig)
+    _plots.legend(ax, fontsize=7)
+    return _plots.png(fig)
+
+
+def plot_path(path):
+    """The cross-device plot beside a Markdown report at ``path``."""
+    from pathlib import Path
+
+    return Path(path).with_suffix(".devices.png")
 
 
 def append_markdown(path, runs: Runs) -> list:
@@ -159,7 +160,7 @@ def append_markdown(path, runs: Runs) -> list:
     plot_name = None
     png = plot_png(runs)
     if png:
-        plot = path.with_suffix(".devices.png")
+        plot = plot_path(path)
         with open(plot, "xb") as f:
             f.write(png)
         plot_name = plot.name

@@ -3,9 +3,10 @@ strategy, as a table (terminal, Markdown) and a plot. Reads records only."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
+
+from nnbench import _plots
 
 COLUMNS = ("case", "strategy", "devices", "step (median)", "items/s", "items/s/device", "efficiency", "memory/device", "collectives")
 _SHORT = {"all-reduce": "AR", "all-gather": "AG", "reduce-scatter": "RS", "all-to-all": "A2A", "collective-permute": "CP"}
@@ -92,11 +93,7 @@ def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
         series.setdefault(f"{_case_text(c)} {c['strategy']}", []).append((c["devices"], r["throughput"]["items_per_s"], r["scaling"].get("efficiency")))
     if not series:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _plots.pyplot()
     fig, (ax_t, ax_e) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     for label, points in sorted(series.items()):
         points.sort()
@@ -113,9 +110,5 @@ def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
     ax_t.set_ylabel("throughput (items/s)")
     ax_e.set_ylabel("scaling efficiency (%)")
     ax_e.axhline(100, color="grey", lw=0.8, ls="--")
-    ax_t.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    _plots.legend(ax_t, fontsize=7)
+    return _plots.png(fig)

@@ -169,11 +169,15 @@ def _run_name(prefix: str) -> str:
 
 
 def _claim(path: Path, out: str) -> Path:
-    """Create ``path`` as an empty run file, never overwriting; else BadInput."""
-    from nnbench import _results
+    """Create ``path`` as an empty run file, never overwriting it or the
+    report written beside it at the end; else BadInput."""
+    from nnbench import _report, _results
 
     if not os.access(path.parent, os.W_OK):
         raise BadInput(f"--out {out}: directory {path.parent} is not writable")
+    for p in _report.report_paths(path.with_suffix(".md")):  # written beside the run file at its end
+        if p.exists():
+            raise BadInput(f"--out {out}: {p} (its report) already exists; refusing to overwrite it")
     try:
         _results.create_exclusive(path)
     except _results.RunFileError as e:
@@ -315,7 +319,7 @@ def cmd_run(args) -> int:
             lock.close()
     _report.print_run(data, console)
     if out is not None:
-        written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)])
+        written = _report.write_markdown(out.with_suffix(".md"), [(out.name, data)], overwrite=resume is not None)
         console.print(f"run file: {out}\nreport:   {', '.join(str(p) for p in written)}", highlight=False, markup=False)
         if args.profile:
             from nnbench import _profile
@@ -375,11 +379,18 @@ def cmd_report(args) -> int:
     for name, run in runs:  # render-check before anything is written
         try:
             _report.side_by_side(run["records"])
+            _report.memory_side_by_side(run["records"])
             _report.detail_rows(run["records"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BadInput(f"{name}: a record lacks what a report needs ({type(e).__name__}: {e})") from None
-    if args.out and Path(args.out).exists():
-        raise BadInput(f"--out {args.out}: already exists; refusing to overwrite it")
+    if args.out:
+        out = Path(args.out)
+        planned = [out]
+        if args.format == "md":  # the plots go beside it
+            planned = _report.report_paths(out, len(runs)) + ([_report_devices.plot_path(out)] if _report_devices.is_cross_device(runs) else [])
+        for p in planned:
+            if p.exists():
+                raise BadInput(f"--out {args.out}: {'already exists' if p == out else f'{p} already exists'}; refusing to overwrite it")
     if args.out and not Path(args.out).parent.is_dir():
         raise BadInput(f"--out {args.out}: directory {Path(args.out).parent} does not exist")
     if args.format == "text":
@@ -408,7 +419,8 @@ def cmd_report(args) -> int:
     if _report_devices.is_cross_device(runs):
         text = text.replace("</body></html>", _report_devices.html_section(runs) + "</body></html>")
     if args.out:
-        Path(args.out).write_text(text)
+        with open(args.out, "x", encoding="utf-8") as f:
+            f.write(text)
         print(args.out)
     else:
         print(text)

@@ -83,6 +83,15 @@ def test_out_file_never_overwritten(tmp_path):
     assert existing.read_text() == "precious"
 
 
+def test_run_refuses_over_an_existing_report_plot(tmp_path):
+    stale = tmp_path / "run.ratio.png"  # the run's Markdown report would write its heatmap here
+    stale.write_bytes(b"precious")
+    proc = nnbench_cli("run", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(tmp_path / "run.json"))
+    assert_bad_input(proc)
+    assert "run.ratio.png" in proc.stderr and stale.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ratio.png"]  # no run file either
+
+
 def test_out_parent_missing_exits_2(tmp_path):
     assert_bad_input(nnbench_cli("run", "--out", str(tmp_path / "no" / "such" / "run.json")))
 

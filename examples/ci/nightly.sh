@@ -21,7 +21,8 @@ status=0
 note() { [ "$1" -gt "$status" ] && status=$1; return 0; }
 
 mkdir -p "$out"
-rm -f "$out/run.json" "$out/report.md" "$out/report.html" "$out/compare.md"
+# nnbench never overwrites: clear last night's files (the Markdown reports' plots too)
+rm -f "$out/run.json" "$out/run.md" "$out"/run*.png "$out/report.md" "$out"/report*.png "$out/report.html" "$out/compare.md" "$out/compare.png"
 
 # shellcheck disable=SC2086  # NNBENCH_RUN_ARGS is a list of arguments
 $nnbench run --suite "${NNBENCH_SUITE:-nightly}" ${NNBENCH_RUN_ARGS:-} --out "$out/run.json" || note $?
