@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,10 +26,18 @@ def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     n = x.size
     if n < 6:
         return float(x[0]), float(x[-1])
+    low, high = _median_ci_ranks(n, confidence)
+    return float(x[low - 1]), float(x[high - 1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _median_ci_ranks(n: int, confidence: float) -> tuple[int, int]:
+    """1-based ranks of the order statistics bounding the median's CI (they
+    depend on ``n`` only: the timing loop asks again each time it checks)."""
     tail = (1.0 - confidence) / 2.0
-    low = int(scipy.stats.binom.ppf(tail, n, 0.5))  # 1-based rank of the lower bound
-    high = int(scipy.stats.binom.isf(tail, n, 0.5)) + 1  # 1-based rank of the upper bound
-    return float(x[max(low, 1) - 1]), float(x[min(high, n) - 1])
+    low = int(scipy.stats.binom.ppf(tail, n, 0.5))
+    high = int(scipy.stats.binom.isf(tail, n, 0.5)) + 1
+    return max(low, 1), min(high, n)
 
 
 def summarize(samples: Sequence[float]) -> dict[str, float]:
