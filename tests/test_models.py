@@ -89,7 +89,7 @@ def test_attention_flops_halve_with_the_causal_mask():
         config = entry.config("tiny")
         assert entry.flops(config, "train") == 3 * entry.flops(config, "forward") > 0
     lm = layers.get("transformer_lm")
-    assert lm.items(lm.config("tiny")) == 2 * 8  # tokens
+    assert lm.items(lm.config("tiny")) == 8 * 8  # tokens: batch 8 × sequence 8
 
 
 def test_compile_suite_sweeps_depth_scan_and_style():
