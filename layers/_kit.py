@@ -142,3 +142,32 @@ def norm_entry(name: str, description: str, per_element: float, sizes: dict, imp
         tolerance=TOLERANCE,
         impls=impls,
     )
+
+
+def recurrent_entry(name: str, description: str, gates: int, impls: dict):
+    """Entry for a gated RNN over ``[batch, seq, d_in]`` → hidden states
+    ``[batch, seq, hidden]`` with ``gates`` gate blocks (LSTM 4, GRU 3).
+
+    FLOPs: ``2·B·T·(d_in + hidden)·gates·hidden`` forward (the input and
+    recurrent projections); train ×3.
+    """
+    from layers._catalog import Entry
+
+    def flops(c, mode):
+        forward = 2 * c["batch"] * c["seq"] * (c["d_in"] + c["hidden"]) * gates * c["hidden"]
+        return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+
+    def config(batch, seq, d_in, hidden):
+        return {"batch": batch, "seq": seq, "d_in": d_in, "hidden": hidden}
+
+    return Entry(
+        name=name,
+        description=description,
+        sizes={"tiny": config(2, 4, 8, 8), "small": config(32, 64, 256, 256), "base": config(64, 256, 512, 1024), "large": config(64, 512, 1024, 2048)},
+        make_batch=normal_batch(lambda c: (c["batch"], c["seq"], c["d_in"]), lambda c: (c["batch"], c["seq"], c["hidden"])),
+        loss=mse,
+        flops=flops,
+        items=lambda c: c["batch"] * c["seq"],
+        tolerance={"float32": (1e-5, 1e-6), "bfloat16": (3e-2, 2e-2)},
+        impls=impls,
+    )
