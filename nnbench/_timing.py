@@ -31,10 +31,14 @@ Until = Callable[[int], "str | None"]  # rounds done -> None (run one more) or t
 class TimingPolicy:
     """When warm-up ends and when sampling stops.
 
-    Warm-up runs in windows of ``window`` calls and ends once two consecutive
-    windows' medians agree within ``steady_tol`` (relative) — steady state
-    detected from the data — or after ``warmup_budget_s`` (then the record
-    says ``steady: false``). Sampling runs in rounds of about
+    Warm-up first settles: every contender is called in turn, untimed, for
+    ``settle_s`` seconds (on the 2-core CI machine a step runs 1–3 % slow
+    for about half a second after an XLA compile, a drift far smaller than
+    the windows below can see: ``studies/settle.py``). Then each contender
+    runs windows of ``window`` calls until two consecutive windows' medians
+    agree within ``steady_tol`` (relative) — steady state detected from the
+    data — or for at most ``warmup_budget_s`` (then the record says
+    ``steady: false``). Sampling runs in rounds of about
     ``block_s`` per contender and stops when every contender's median has a
     95 % confidence interval narrower than ``target_ci`` of the median (after
     ``min_samples`` each), after ``budget_s`` seconds per contender, or
@@ -49,14 +53,15 @@ class TimingPolicy:
     window: int = 5
     steady_tol: float = 0.05
     warmup_budget_s: float = 1.0
+    settle_s: float = 0.5
     block_s: float = 0.005
     seed: int = 0
 
     def __post_init__(self):
         if self.min_samples < 1 or self.max_samples < self.min_samples:
             raise ValueError("need 1 <= min_samples <= max_samples")
-        if not (self.budget_s > 0 and self.warmup_budget_s >= 0 and self.target_ci > 0 and self.block_s > 0):
-            raise ValueError("budgets, block_s and target_ci must be positive")
+        if not (self.budget_s > 0 and self.warmup_budget_s >= 0 and self.settle_s >= 0 and self.target_ci > 0 and self.block_s > 0):
+            raise ValueError("budgets, block_s and target_ci must be positive (warm-up and settle times may be 0)")
 
 
 def fenced_call(step, args, carry) -> tuple[Any, tuple[Any, ...], float, float]:
@@ -97,6 +102,17 @@ class Lane:
         return (high - low) <= policy.target_ci * float(np.median(self.samples_s))
 
 
+def _settle(lanes: Sequence[Lane], seconds: float, counter) -> None:
+    """Call every lane in turn, untimed, until ``seconds`` have passed."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for lane in lanes:
+            before = counter.count
+            lane.call()
+            lane.warmup_calls += 1
+            lane.recompiles += counter.count - before
+
+
 def _warm_up(lane: Lane, policy: TimingPolicy) -> None:
     prev, t_start = None, time.perf_counter()
     while True:
@@ -131,7 +147,7 @@ def policy_stop(lanes: Sequence[Lane], policy: TimingPolicy) -> Until:
 
 
 def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None = None) -> str:
-    """Warm up every lane, then sample all of them in shuffled rounds.
+    """Settle and warm up every lane, then sample all of them in shuffled rounds.
 
     Each round runs every lane's block of calls (about ``policy.block_s``
     each, sized from its warm-up) in a shuffled order, then appends each
@@ -147,6 +163,7 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None 
     gc.collect()
     gc.disable()
     try:
+        _settle(lanes, policy.settle_s, counter)
         for lane in lanes:
             before = counter.count
             _warm_up(lane, policy)

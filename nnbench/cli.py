@@ -24,14 +24,14 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(message)
 
 
-def _positive(kind, most: float = float("inf")):
+def _positive(kind, most: float = float("inf"), zero: bool = False):
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value > 0 or value != value or value in (float("inf"),):
-            raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
+        if not (value > 0 or (zero and value == 0)) or value != value or value in (float("inf"),):
+            raise argparse.ArgumentTypeError(f"must be a {'non-negative' if zero else 'positive'} finite number: {text!r}")
         if value > most:
             raise argparse.ArgumentTypeError(f"{text!r} is absurd (at most {most:g})")
         return value
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-ci", type=_positive(float, 1.0), default=0.01, help="stop once the median's 95%% CI is this narrow, relative (default 0.01)")
     p.add_argument("--min-samples", type=_positive(int, 10**7), default=10, help="timed calls at least (default 10)")
     p.add_argument("--max-samples", type=_positive(int, 10**7), default=None, help="timed calls at most per case (default 10000; the ci suite 2000)")
+    p.add_argument("--settle", type=_positive(float, 3600, zero=True), default=0.5, metavar="S", help="untimed calls, every case of a worker in turn, for S seconds after the last compile before warm-up (default 0.5)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
     p.add_argument("--profile", action="store_true", help="after timing, capture an XLA profile of each ok case into <run file>.profile/")
     p.add_argument("--compile-cache", metavar="DIR", help="use JAX's persistent compilation cache in DIR and record cold vs warm compile (default: off)")
@@ -279,7 +280,7 @@ def cmd_run(args) -> int:
     max_samples = args.max_samples or (_cases.SUITES[args.suite].max_samples if args.suite else None) or TimingPolicy.max_samples
     if max_samples < args.min_samples:
         raise BadInput(f"--max-samples {max_samples} is below --min-samples {args.min_samples}")
-    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples, max_samples=max_samples)
+    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples, max_samples=max_samples, settle_s=args.settle)
     lower_for = _lower_for(args.lower_for)
     cache = _compile_cache(args.compile_cache)
     processes, in_process = 1, args.in_process

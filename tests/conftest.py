@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from nnbench import TimingPolicy  # noqa: E402
 
 # Fast timing for tests: correctness of the machinery, not precise numbers.
-FAST = TimingPolicy(min_samples=5, budget_s=0.05, warmup_budget_s=0.05, target_ci=0.5)
+FAST = TimingPolicy(min_samples=5, budget_s=0.05, warmup_budget_s=0.05, settle_s=0.0, target_ci=0.5)
 
 
 @pytest.fixture(scope="session")

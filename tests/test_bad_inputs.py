@@ -108,6 +108,7 @@ def test_disjoint_runs_are_valid_each(tmp_path, capsys):
         (["run", "--budget", "nan"], "positive"),
         (["run", "--budget", "1e9"], "absurd"),
         (["run", "--target-ci", "50"], "absurd"),
+        (["run", "--settle", "-0.1"], "non-negative"),
         (["run", "--min-samples", "0"], "positive"),
         (["run", "--min-samples", "99999999999"], "absurd"),
         (["run", "--memory-limit=-1G"], "out of range"),

@@ -45,6 +45,27 @@ def test_every_sample_blocks_on_whole_output(slow_step, fast_policy, monkeypatch
     assert all(isinstance(o, dict) and set(o) == {"cheap", "slow"} for o in blocked)
 
 
+def test_settle_calls_every_lane_untimed_before_warm_up(fast_policy):
+    # Right after a compile a step runs slow for a while (studies/settle.py):
+    # the settle phase calls each lane, untimed, for settle_s first.
+    import dataclasses
+
+    f = jax.jit(lambda x: jnp.tanh(x @ x))
+    x = jnp.ones((16, 16))
+    jax.block_until_ready(f(x))
+    lanes = [_timing.Lane(f, (x,), None), _timing.Lane(f, (x + 1,), None)]
+    t0 = time.perf_counter()
+    _timing.run_rounds(lanes, dataclasses.replace(fast_policy, settle_s=0.2))
+    assert time.perf_counter() - t0 >= 0.2
+    unsettled = _timing.Lane(f, (x,), None)
+    _timing.run_rounds([unsettled], fast_policy)
+    for lane in lanes:  # many more untimed calls than warm-up windows alone make
+        assert lane.warmup_calls > unsettled.warmup_calls + 10
+        assert lane.recompiles == 0 and len(lane.samples_s) >= fast_policy.min_samples
+    with pytest.raises(ValueError, match="settle"):
+        _timing.TimingPolicy(settle_s=-1)
+
+
 def test_step_time_is_device_time_not_dispatch(slow_step, fast_policy):
     f, x = slow_step
     f(x)["slow"].block_until_ready()
