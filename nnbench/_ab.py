@@ -5,12 +5,20 @@ shared, noisy machine the same step measured twice differs by up to 30 %
 (``studies/sensitivity.py``), so ``nnbench compare`` cannot resolve a 5 %
 change there. Sampling both in fine-grained alternation cancels the drift,
 but two code versions (a PR and main, jax 0.10 and 0.11) need two processes.
-So, per case group, this runs one worker per side (``_worker.SteppedWorker``:
-each prepares the group exactly as ``run`` does, then samples one round per
-command) and alternates them: in each of ``rounds`` rounds both sides run
-one round, in a seeded random order. Round r of the baseline and round r of
-the candidate are then neighbours in time, and ``_compare.paired_test``
-compares them pair by pair.
+So, per case group, this runs worker processes for both sides
+(``_worker.SteppedWorker``: each prepares the group exactly as ``run``
+does, then samples one round per command) and alternates them: in each
+round both sides run one round, in a seeded random order. Round r of the
+baseline and round r of the candidate are then neighbours in time, and
+``_compare.paired_test`` compares them pair by pair.
+
+Pairing cancels drift but not what differs between two processes of the
+same code (where a process's buffers and threads land): on the 2-core CI
+machine two processes of one side differ by up to ~5 %. So the rounds are
+spread over ``pairs`` worker pairs, one pair after the other (each side's
+records merged, ``time.process_ends`` marking where each pair's rounds
+end), and with 3 or more pairs the comparison treats the pair, not the
+round, as the unit (``paired_test``).
 
 A side is a Python executable (an environment with nnbench and the code
 under test installed) or a checkout directory (this interpreter, with the
@@ -30,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nnbench import _env, _results
+from nnbench import _compare, _env, _measure, _results
 from nnbench._cases import Case
 from nnbench._timing import TimingPolicy
 from nnbench._worker import DEFAULT_TIMEOUT_S, SteppedWorker
@@ -82,18 +90,28 @@ class Side:
 
 @dataclasses.dataclass(frozen=True)
 class ABOptions:
-    """Rounds per case group, timing budget per case (seconds, per side), the
-    order's seed, and the worker limits ``nnbench run`` also has."""
+    """Rounds per case group (over all pairs), timing budget per case
+    (seconds, per side), the order's seed, the worker limits ``nnbench run``
+    also has, and how many worker pairs the rounds are spread over."""
 
-    rounds: int = 40
-    budget_s: float = 1.0
+    rounds: int = 60
+    budget_s: float = 3.0
     seed: int = 0
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_limit: int | None = None
+    pairs: int = 6
+
+    def __post_init__(self):
+        if not 1 <= self.pairs <= self.rounds:
+            raise ValueError(f"pairs must be between 1 and the rounds ({self.rounds})")
 
     def policy(self) -> TimingPolicy:
         """Blocks sized so ``rounds`` rounds take about ``budget_s`` per case."""
         return TimingPolicy(budget_s=self.budget_s, block_s=self.budget_s / self.rounds, seed=self.seed, max_samples=10**7)  # rounds, not a sample cap, end sampling
+
+    def pair_rounds(self) -> list[int]:
+        """Rounds each pair runs: ``rounds`` spread as evenly as they go."""
+        return [self.rounds // self.pairs + (i < self.rounds % self.pairs) for i in range(self.pairs)]
 
 
 def run(
@@ -145,23 +163,39 @@ def _write(data: dict[str, Any], outs: tuple[Path, Path] | None, i: int) -> None
 
 def _group(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
     """One group on both sides: (records per side, env per side, rounds run)."""
+    per_pair, envs, total = [], [None, None], 0
+    for rounds in options.pair_rounds():
+        batches, pair_envs, ran = _pair(members, sides, options, rounds, rng)
+        per_pair.append(batches)
+        envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
+        total += ran
+    merged = [[_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)]
+    return merged, envs, total
+
+
+def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rounds: int, rng: random.Random):
+    """One worker per side, ``rounds`` alternating rounds: (records per side, env per side, rounds run)."""
     policy, extra = options.policy(), {"memory_limit": options.memory_limit}
     # One after the other, so one side's compile never overlaps the other's
-    # timing; both wait, warmed up, before round 1.
-    with SteppedWorker(members, policy, options.timeout_s, extra, sides[0].python, sides[0].path) as a:
+    # timing; both wait, warmed up, before round 1. Which side starts its
+    # worker first is drawn per pair.
+    first = rng.randrange(2)
+    order = (first, 1 - first)
+    with SteppedWorker(members, policy, options.timeout_s, extra, sides[order[0]].python, sides[order[0]].path) as a:
         a.wait_sampling()
-        with SteppedWorker(members, policy, options.timeout_s, extra, sides[1].python, sides[1].path) as b:
+        with SteppedWorker(members, policy, options.timeout_s, extra, sides[order[1]].python, sides[order[1]].path) as b:
             b.wait_sampling()
-            workers, rounds = [a, b], 0
-            while rounds < options.rounds and any(w.sampling for w in workers):
-                order = workers[:]
-                rng.shuffle(order)
-                for w in order:
+            workers = [a, b] if first == 0 else [b, a]  # baseline, candidate
+            ran = 0
+            while ran < rounds and any(w.sampling for w in workers):
+                shuffled = workers[:]
+                rng.shuffle(shuffled)
+                for w in shuffled:
                     w.step()
-                rounds += 1
+                ran += 1
             batches = [w.finish() for w in workers]
             envs = [w.env() for w in workers]
-    return batches, envs, rounds
+    return batches, envs, ran
 
 
 def _check_stepped(side: Side, records: list[dict[str, Any]]) -> None:
@@ -181,7 +215,7 @@ def command(case: Case, sides: tuple[Side, Side], options: ABOptions) -> str:
     seed = f" --seed {options.seed}" if options.seed else ""
     return (
         f"nnbench ab --baseline {shlex.quote(sides[0].spec)} --candidate {shlex.quote(sides[1].spec)} {selection} "
-        f"--rounds {options.rounds} --budget {options.budget_s:g}{seed}"
+        f"--rounds {options.rounds} --pairs {options.pairs} --budget {options.budget_s:g}{seed}"
     )
 
 
@@ -193,7 +227,11 @@ def annotate(result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, S
         if c["id"] in by_id:
             c["command"] = command(by_id[c["id"]], sides, options)
     result["method"] = (
-        f"paired: baseline and candidate interleaved in {options.rounds} rounds (one worker process each, seed {options.seed}); "
-        "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
+        f"paired: baseline and candidate interleaved in {options.rounds} rounds over {options.pairs} worker pair(s) (seed {options.seed}); "
+        + (
+            "ratio = exp(mean over pairs of each pair's median per-round log ratio), its 95 % t interval over pairs, one-sample t-test p"
+            if options.pairs >= _compare.MIN_PAIRS
+            else "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
+        )
     )
     return result

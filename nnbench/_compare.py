@@ -35,6 +35,12 @@ is exp(median(d)), its CI the order-statistic interval of that median
 (``_stats.median_ci``) mapped through exp, the p-value Wilcoxon's
 signed-rank test on d. The verdict rule is the same, with no drift guard
 (pairing is what removes drift) and at least ``MIN_PAIRED_ROUNDS`` rounds.
+Rounds of one pair of processes share that pair's offset (two processes
+of the same code differ by a few per cent), so when the rounds came from
+``MIN_PAIRS`` or more worker pairs (``time.process_ends``) the pair is the
+unit: m_j = median of pair j's d_r, ratio = exp(mean m_j), its CI the
+t interval over the pairs (``scipy.stats.ttest_1samp``, which also gives
+the p-value).
 
 Single-sample metrics (compile wall time: one cold compile per run) get a
 threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
@@ -63,6 +69,7 @@ MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
 # at 2x (studies/sensitivity.py, 40 reps, 1 s per run; see the README).
 DRIFT_FACTOR = 2.0
 MIN_PAIRED_ROUNDS = 10
+MIN_PAIRS = 3  # worker pairs from which the pair, not the round, is the unit
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
@@ -107,13 +114,15 @@ class Thresholds:
     exact: float = 0.0
 
     @classmethod
-    def parse(cls, text: str | None) -> Thresholds:
-        """``"5"`` (time, in percent) or ``"time=5,compile=20,exact=1"``.
+    def parse(cls, text: str | None, defaults: Thresholds | None = None) -> Thresholds:
+        """``"5"`` (time, in percent) or ``"time=5,compile=20,exact=1"``;
+        what it leaves out comes from ``defaults`` (``Thresholds()``).
 
         Raises ``ValueError`` naming the bad part.
         """
+        defaults = defaults or cls()
         if text is None:
-            return cls()
+            return defaults
         values: dict[str, float] = {}
         for part in (p.strip() for p in text.split(",")):
             if not part:
@@ -123,7 +132,13 @@ class Thresholds:
             if key not in {f.name for f in dataclasses.fields(cls)}:
                 raise ValueError(f"unknown threshold {key!r} (known: time, dispatch, compile, exact)")
             values[key] = parse_percent(num, part)
-        return dataclasses.replace(cls(), **values)
+        return dataclasses.replace(defaults, **values)
+
+
+# ``nnbench ab``'s defaults: paired rounds over worker pairs resolve less
+# than 5 % (studies/sensitivity.py --ab --pairs 6; README, A/B on a noisy
+# machine), so its step-time threshold is tighter than ``compare``'s.
+AB_THRESHOLDS = Thresholds(time=0.03)
 
 
 def parse_percent(text: str, what: str | None = None) -> float:
@@ -224,23 +239,44 @@ def round_medians(samples: Sequence[float], round_ends: Sequence[int]) -> np.nda
 
 
 def paired_test(
-    base: Sequence[float], base_ends: Sequence[int], cand: Sequence[float], cand_ends: Sequence[int], threshold: float, confidence: float = CONFIDENCE
+    base: Sequence[float],
+    base_ends: Sequence[int],
+    cand: Sequence[float],
+    cand_ends: Sequence[int],
+    threshold: float,
+    confidence: float = CONFIDENCE,
+    process_ends: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Compare two sides sampled in alternating rounds (see the module docstring).
 
     ``base``/``cand``: all samples of one side (seconds, 1-D float);
     ``*_ends``: where each round's samples end. Rounds are paired by index.
-    Returns ``base``/``cand`` (overall medians), ``ratio`` (exp of the
-    median per-round log ratio), ``ci_low``/``ci_high``, ``p_value``
-    (two-sided Wilcoxon signed-rank on the log ratios), ``rounds`` (pairs
-    used), ``threshold_used`` and ``verdict``.
+    ``process_ends``: the round count after each worker pair, when the rounds
+    came from several (``nnbench ab --pairs``). Returns ``base``/``cand``
+    (overall medians), ``ratio``, ``ci_low``/``ci_high``, ``p_value``,
+    ``rounds`` (pairs of rounds used), ``pairs`` (worker pairs, when they
+    are the unit), ``threshold_used`` and ``verdict``.
     """
     a, b = round_medians(base, base_ends), round_medians(cand, cand_ends)
     n = min(a.size, b.size)
     a, b = a[:n], b[:n]
     keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
-    d = np.log(b[keep]) - np.log(a[keep])
+    d_all = np.where(keep, np.log(np.where(keep, b, 1.0)) - np.log(np.where(keep, a, 1.0)), np.nan)
+    d = d_all[keep]
     out: dict[str, Any] = {"base": _nanmedian(base), "cand": _nanmedian(cand), "rounds": int(d.size)}
+    groups = _pair_medians(d_all, process_ends) if process_ends and len(process_ends) >= MIN_PAIRS else None
+    if groups is not None and groups.size >= MIN_PAIRS:
+        mean = float(groups.mean())
+        if np.ptp(groups) == 0:
+            lo = hi = mean
+            p = 1.0 if mean == 0 else 0.0
+        else:
+            res = scipy.stats.ttest_1samp(groups, 0.0)
+            ci = res.confidence_interval(confidence)
+            lo, hi, p = float(ci.low), float(ci.high), float(res.pvalue)
+        out.update(ratio=math.exp(mean), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p, pairs=int(groups.size))
+        out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
+        return out
     if d.size < 2:
         out.update(ratio=math.exp(float(d[0])) if d.size else None, ci_low=None, ci_high=None, p_value=None, threshold_used=threshold, verdict=INCONCLUSIVE)
         return out
@@ -249,6 +285,19 @@ def paired_test(
     out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
     out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
     return out
+
+
+def _pair_medians(d: np.ndarray, process_ends: Sequence[int]) -> np.ndarray:
+    """Median per worker pair of its rounds' log ratios (NaN rounds dropped;
+    a pair with no usable round is left out)."""
+    out, start = [], 0
+    for end in process_ends:
+        block = d[start:end]
+        block = block[np.isfinite(block)]
+        if block.size:
+            out.append(float(np.median(block)))
+        start = end
+    return np.array(out, dtype=float)
 
 
 def _nanmedian(x: Sequence[float]) -> float | None:
@@ -349,7 +398,9 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
         th = getattr(thresholds, key)
         if a and b and paired:  # the raw lists: round_ends index them (a null sample voids its round)
             (ra, ea), (rb, eb) = ((_raw(_get(r, path)), _get(r, ("time", "round_ends")) or []) for r in (base, cand))
-            m[name] = dict(paired_test(ra, ea, rb, eb, th), kind="paired", threshold=th)
+            pe = _get(base, ("time", "process_ends"))
+            pe = pe if pe == _get(cand, ("time", "process_ends")) else None  # both sides ran the same pairs
+            m[name] = dict(paired_test(ra, ea, rb, eb, th, process_ends=pe), kind="paired", threshold=th)
         elif a and b:
             m[name] = dict(ratio_test(a, b, th), kind="sampled", threshold=th)
     for name, path, key in SINGLE:

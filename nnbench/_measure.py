@@ -213,12 +213,8 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
     lane = p.lane
     check_finite(lane.last_out, "last call")
     stats = _stats.summarize(lane.samples_s)
-    median = stats["median"]
-    peak = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
-    achieved = p.model_flops / median if p.model_flops and median > 0 else None
-    hw_achieved = p.cost["flops"] / median if p.cost["flops"] and median > 0 else None
     info = dict(p.compile_info, recompiles=lane.recompiles)
-    return {
+    record = {
         "status": "ok",
         "compile": info,
         "time": {
@@ -237,11 +233,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "xla_bytes_accessed": p.cost["bytes_accessed"],
             "xla_transcendentals": p.cost["transcendentals"],
             "model_flops": p.model_flops,
-            "achieved_flops_per_s": achieved,
-            "hw_flops_per_s": hw_achieved,
-            "peak_flops_per_s": peak,
-            "mfu": achieved / peak if achieved is not None and peak else None,
-            "hfu": hw_achieved / peak if hw_achieved is not None and peak else None,
+            "peak_flops_per_s": _flops.peak_flops(jax.devices()[0].device_kind, p.dtype),
         },
         "memory": {
             **{f"compiled_{k}": v for k, v in p.memory.items()},
@@ -249,11 +241,52 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             **p.runtime_memory,
             "process_peak_rss_bytes": peak_rss_bytes(),
         },
-        "throughput": {
-            "items_per_step": p.items_per_step,
-            "items_per_s": p.items_per_step / median if p.items_per_step and median > 0 else None,
-        },
+        "throughput": {"items_per_step": p.items_per_step},
     }
+    _set_rates(record)
+    return record
+
+
+def _set_rates(record: dict[str, Any]) -> None:
+    """FLOP/s, MFU, HFU and items/s of a record, from its median step time."""
+    median, work, tp = record["time"]["median"], record["work"], record["throughput"]
+    peak = work["peak_flops_per_s"]
+    achieved = work["model_flops"] / median if work["model_flops"] and median > 0 else None
+    hw_achieved = work["xla_flops"] / median if work["xla_flops"] and median > 0 else None
+    work.update(
+        achieved_flops_per_s=achieved,
+        hw_flops_per_s=hw_achieved,
+        mfu=achieved / peak if achieved is not None and peak else None,
+        hfu=hw_achieved / peak if hw_achieved is not None and peak else None,
+    )
+    tp["items_per_s"] = tp["items_per_step"] / median if tp["items_per_step"] and median > 0 else None
+
+
+def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One record of a case timed in several worker processes in turn
+    (``nnbench ab --pairs``): samples, dispatch samples and round ends
+    concatenated, ``time.process_ends`` the round count after each
+    process, summaries and rates recomputed from all samples. Compile,
+    memory and parity are the first process's. The first record that is
+    not ok is returned as it is.
+    """
+    for r in records:
+        if r["status"] != "ok":
+            return r
+    out = {**records[0], "time": dict(records[0]["time"]), "dispatch": dict(records[0]["dispatch"])}
+    out["work"], out["throughput"] = dict(out["work"]), dict(out["throughput"])
+    samples, dispatch, ends, process_ends = [], [], [], []
+    for r in records:
+        ends += [len(samples) + e for e in r["time"]["round_ends"]]
+        samples += r["time"]["samples_s"]
+        dispatch += r["dispatch"]["samples_s"]
+        process_ends.append(len(ends))
+    out["time"].update(_stats.summarize(samples), samples_s=samples, round_ends=ends, process_ends=process_ends)
+    out["time"]["steady"] = all(r["time"]["steady"] for r in records)
+    out["dispatch"].update(_stats.summarize(dispatch), samples_s=dispatch)
+    out["compile"] = dict(out["compile"], recompiles=sum(r["compile"]["recompiles"] for r in records))
+    _set_rates(out)
+    return out
 
 
 def _ns(samples: Sequence[float]) -> list[float]:

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import types
 from pathlib import Path
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
@@ -22,6 +23,14 @@ class BadInput(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
         raise BadInput(message)
+
+
+
+
+# ``nnbench ab``'s defaults, the same as ``_ab.ABOptions()``'s (a test checks;
+# the parser is built without importing jax): the settings of the
+# sensitivity study in the README, "A/B on a noisy machine".
+_AB = types.SimpleNamespace(rounds=60, budget_s=3.0, pairs=6)
 
 
 def _positive(kind, most: float = float("inf"), zero: bool = False):
@@ -112,10 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidate", required=True, metavar="PY_OR_DIR", help="the same, for the candidate")
     _add_filters(p)
     p.add_argument("--cases", metavar="MODULE:ATTR", help="a user's list of nnbench.UserCase, resolved on each side (a relative path or module from its directory)")
-    p.add_argument("--rounds", type=_positive(int, 10**6), default=40, help="alternating rounds per case group (default 40; a verdict needs 10)")
-    p.add_argument("--budget", type=_positive(float, 86400), default=None, help="timing budget per case and side in seconds, spread over the rounds (default 1)")
+    p.add_argument("--rounds", type=_positive(int, 10**6), default=_AB.rounds, help=f"alternating rounds per case group, over all pairs (default {_AB.rounds}; a verdict needs 10)")
+    p.add_argument("--budget", type=_positive(float, 86400), default=_AB.budget_s, help=f"timing budget per case and side in seconds, spread over the rounds (default {_AB.budget_s:g}, whatever the suite)")
+    p.add_argument("--pairs", type=_positive(int, 1000), default=_AB.pairs, help=f"spread the rounds over this many worker pairs, one after the other: two processes of the same code differ by a few per cent, and from 3 pairs on the pair is the unit of the comparison (default {_AB.pairs})")
     p.add_argument("--seed", type=int, default=0, help="seed of the sides' order in each round (default 0)")
-    p.add_argument("--threshold", help="practical threshold in percent: 5, or per metric time=5,dispatch=10,compile=25,exact=0")
+    p.add_argument("--threshold", help="practical threshold in percent: 3, or per metric time=3,dispatch=10,compile=25,exact=0 (default time 3: see README, A/B on a noisy machine)")
     p.add_argument("--timeout", type=_positive(float, 7 * 86400), default=600.0, help="per-case time limit in seconds (default 600)")
     p.add_argument("--memory-limit", type=_memory_size, help="each worker may grow its address space by this much past its imports (e.g. 2G)")
     p.add_argument("--out", default="ab", help="directory for the two run files and the comparison (default: ab/); nothing in it is overwritten")
@@ -460,22 +470,24 @@ def cmd_compare(args) -> int:
 def cmd_ab(args) -> int:
     from rich.console import Console
 
-    from nnbench import _ab, _cases, _compare, _report_compare
+    from nnbench import _ab, _compare, _report_compare
 
     try:
         sides = (_ab.Side.parse("baseline", args.baseline), _ab.Side.parse("candidate", args.candidate))
-        thresholds = _compare.Thresholds.parse(args.threshold)
+        thresholds = _compare.Thresholds.parse(args.threshold, _compare.AB_THRESHOLDS)
     except ValueError as e:  # SideError is a ValueError
         raise BadInput(str(e)) from None
     cases = _ab_select(args, sides[0])
-    budget = args.budget or (_cases.SUITES[args.suite].budget_s if args.suite else None) or 1.0
-    options = _ab.ABOptions(args.rounds, budget, args.seed, args.timeout, args.memory_limit)
+    budget = args.budget
+    if args.pairs > args.rounds:
+        raise BadInput(f"--pairs {args.pairs}: more pairs than --rounds {args.rounds}")
+    options = _ab.ABOptions(args.rounds, budget, args.seed, args.timeout, args.memory_limit, pairs=args.pairs)
     out_dir = Path(args.out)
     _make_dir(out_dir, f"--out {args.out}")
     name = _run_name("ab")
     outs = (_claim(out_dir / f"{name}-baseline.json", args.out), _claim(out_dir / f"{name}-candidate.json", args.out))
     err = Console(stderr=True, highlight=False)
-    err.print(f"nnbench ab: {len(cases)} cases, {options.rounds} rounds, {budget:g} s per case and side -> {outs[0]}, {outs[1]}", markup=False, soft_wrap=True)
+    err.print(f"nnbench ab: {len(cases)} cases, {options.rounds} rounds over {options.pairs} worker pair(s), {budget:g} s per case and side -> {outs[0]}, {outs[1]}", markup=False, soft_wrap=True)
     log = lambda line: err.print(f"nnbench ab: {line}", markup=False, soft_wrap=True)  # noqa: E731
     try:
         base_run, cand_run = _ab.run(cases, sides, options, outs, sys.argv, log)

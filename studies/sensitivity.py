@@ -13,11 +13,11 @@ run (how ``nnbench run`` times the styles of a layer), which separates what
 the statistics do from how much the machine drifts between runs. ``--ab``
 runs each comparison through ``nnbench ab`` itself: two checkouts in temp
 directories whose user-case module differs only in the loop's iteration
-count, one worker process per side, alternating rounds, the paired
-statistic (``_compare.paired_test``).
+count, ``--pairs`` worker pairs one after the other, alternating rounds,
+the paired statistic (``_compare.paired_test``).
 
     PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
-    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 20 --budget 0.25 --rounds 40
+    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 14 --budget 0.5 --rounds 40 --pairs 6 --only A/A,+3%,+5%
 
 This is a benchmark, not a test: it takes minutes and its figures depend
 on the machine and its load.
@@ -105,7 +105,7 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
     if "time" not in res["metrics"]:
         raise RuntimeError(f"ab trial failed: {res.get('note')}")
     t = res["metrics"]["time"]
-    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "verdict", "base", "cand")} | {
+    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "verdict", "base", "cand")} | {
         "n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]
     }
 
@@ -129,38 +129,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
     ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
     ap.add_argument("--rounds", type=int, default=40, help="with --ab: alternating rounds per comparison (default 40)")
+    ap.add_argument("--pairs", type=int, default=1, help="with --ab: worker pairs the rounds are spread over (default 1)")
+    ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
     ap.add_argument("--out", help="write every trial's ratio and CI here (JSON)")
     args = ap.parse_args(argv)
     policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
-    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget)
+    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    trials: dict[str, list[dict]] = {c: [] for c in EXTRA}
+    conditions = {c: EXTRA[c] for c in args.only.split(",")} if args.only else EXTRA
+    trials: dict[str, list[dict]] = {c: [] for c in conditions}
     for rep in range(args.reps):
-        for cond, extra in EXTRA.items():
+        for cond, extra in conditions.items():
             if args.ab:
                 trials[cond].append(ab_trial(extra, rep, dataclasses.replace(options, seed=rep)))
             else:
                 trials[cond].append(one_trial(extra, rep, policy, args.interleaved))
         print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     load1 = os.getloadavg()[0]
-    default = _compare.Thresholds().time
-    mode = f"nnbench ab ({args.rounds} paired rounds)" if args.ab else "interleaved" if args.interleaved else "sequential"
+    default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
+    mode = f"nnbench ab ({args.rounds} paired rounds, {args.pairs} worker pair(s))" if args.ab else "interleaved" if args.interleaved else "sequential"
     print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
           f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
         print(f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; samples/run ~{ts[0]['n'][0]}")
-    print("\nthreshold | false alarms (A/A) | detected +3% | detected +5% | detected +10% | inconclusive A/A, +3, +5, +10")
-    print("---:|---:|---:|---:|---:|---:")
+    names = {c: ("false alarms (A/A)" if c == "A/A" else f"detected {c}") for c in trials}
+    print("\nthreshold | " + " | ".join(names.values()) + " | inconclusive " + ", ".join(trials))
+    print("---:|" + "---:|" * len(names) + "---:")
     for t in sorted({0.01, 0.02, 0.03, default, 0.05, 0.07}):
         r = rates(trials, t)
         mark = " (default)" if t == default else ""
         inc = ", ".join(f"{100 * v:.0f} %" for v in r["inconclusive"].values())
-        print(f"{100 * t:.0f} %{mark} | {100 * r['A/A']:.0f} % | {100 * r['+3%']:.0f} % | {100 * r['+5%']:.0f} % | {100 * r['+10%']:.0f} % | {inc}")
+        print(f"{100 * t:.0f} %{mark} | " + " | ".join(f"{100 * r[c]:.0f} %" for c in trials) + f" | {inc}")
     if args.out:
         with open(args.out, "x") as f:
-            json.dump({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
+            json.dump({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "pairs": args.pairs if args.ab else None, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
     return 0
 
 

@@ -16,7 +16,7 @@ from nnbench.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = "tests/user_cases/ab.py:CASES"  # relative: each side imports its own copy
-FAST = ["--rounds", "12", "--budget", "0.2"]
+FAST = ["--rounds", "12", "--budget", "0.2", "--pairs", "1"]
 
 
 def _slower_checkout(root: Path, factor: int) -> Path:
@@ -64,13 +64,19 @@ def test_slower_candidate_regresses(tmp_path, capsys, monkeypatch):
     # directory, which holds this checkout.
     monkeypatch.chdir(REPO)
     cand = _slower_checkout(tmp_path / "cand", 3)
-    code, result, (base, _) = _ab(tmp_path, capsys, sys.executable, cand)
+    # Three worker pairs, one after the other: the pair is the unit.
+    code, result, (base, cand_run) = _ab(tmp_path, capsys, sys.executable, cand, "--pairs", "3")
     (case,) = result["cases"]
     assert code == 1 and result["regressions"] == 1 and case["verdict"] == "regressed"
     # 3x the loop, plus the same fixed dispatch cost per call on both sides
-    assert case["metrics"]["time"]["ratio"] > 1.4 and case["metrics"]["time"]["ci_low"] > 1.2
-    assert case["command"].startswith(f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12")
-    assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable
+    time = case["metrics"]["time"]
+    assert time["ratio"] > 1.4 and time["ci_low"] > 1.2 and time["pairs"] == 3 and time["rounds"] == 12
+    assert case["command"].startswith(f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --pairs 3")
+    assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable and base["ab"]["pairs"] == 3
+    assert "over 3 worker pair(s)" in result["method"] and "t interval over pairs" in result["method"]
+    for run in (base, cand_run):  # each side's three records merged into one
+        t = run["records"][0]["time"]
+        assert t["process_ends"] == [4, 8, 12] and len(t["round_ends"]) == 12 and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
 
 
 def test_candidate_that_fails_is_a_regression(tmp_path, capsys):
@@ -138,6 +144,53 @@ def test_paired_statistic_detects_five_percent_in_40_rounds():
     assert math.isclose(res["ratio"], math.exp(np.median(d)))
 
 
+def test_paired_statistic_takes_the_worker_pair_as_the_unit():
+    # Six worker pairs of the same code, each pair with its own offset of a
+    # few per cent (where its processes landed). Round by round the offsets
+    # look like a real difference; pair by pair they are noise.
+    rng = np.random.default_rng(3)
+    base, cand, ends_b, ends_c, process_ends = [], [], [], [], []
+    for offset in (1.03, 1.025, 1.035, 0.99, 0.985, 1.02):
+        drift = 1 + 0.2 * rng.random(7)
+        (a, ea), (b, eb) = _rounds(rng, drift, 1.0, noise=0.002), _rounds(rng, drift, offset, noise=0.002)
+        ends_b += [len(base) + e for e in ea]
+        ends_c += [len(cand) + e for e in eb]
+        base, cand = base + a, cand + b
+        process_ends.append(len(ends_b))
+    by_round = _compare.paired_test(base, ends_b, cand, ends_c, threshold=0.005)
+    by_pair = _compare.paired_test(base, ends_b, cand, ends_c, threshold=0.005, process_ends=process_ends)
+    assert by_round["verdict"] in ("regressed", "improved") and "pairs" not in by_round  # the offsets called a change
+    assert by_pair["pairs"] == 6 and by_pair["ci_low"] < 1 < by_pair["ci_high"] and by_pair["verdict"] == "inconclusive"
+    assert 1.005 < by_pair["ratio"] < 1.025
+    # A real +10 % on top of the same offsets is still found.
+    slower = [x * 1.10 for x in cand]
+    found = _compare.paired_test(base, ends_b, slower, ends_c, threshold=0.05, process_ends=process_ends)
+    assert found["verdict"] == "regressed" and found["ci_low"] > 1.05
+
+
+def test_merged_processes_keep_every_sample_and_recompute_rates():
+    def rec(samples, ends):
+        return {
+            "status": "ok",
+            "time": {"samples_s": samples, "round_ends": ends, "steady": True, "median": None},
+            "dispatch": {"samples_s": [s / 10 for s in samples]},
+            "compile": {"recompiles": 0, "trace_s": 1.0},
+            "work": {"model_flops": 2e-3, "xla_flops": 4e-3, "peak_flops_per_s": None},
+            "throughput": {"items_per_step": 2},
+        }
+
+    from nnbench import _measure
+
+    merged = _measure.merge_processes([rec([1e-3, 2e-3, 3e-3], [1, 3]), rec([4e-3, 5e-3], [2])])
+    t = merged["time"]
+    assert t["samples_s"] == [1e-3, 2e-3, 3e-3, 4e-3, 5e-3] and t["round_ends"] == [1, 3, 5] and t["process_ends"] == [2, 3]
+    assert t["median"] == 3e-3 and t["n"] == 5 and math.isclose(merged["dispatch"]["median"], 3e-4)
+    assert merged["work"]["achieved_flops_per_s"] == 2e-3 / 3e-3 and merged["work"]["mfu"] is None
+    assert merged["throughput"]["items_per_s"] == 2 / 3e-3 and merged["compile"]["trace_s"] == 1.0
+    failed = {"status": "failed", "error": "boom"}
+    assert _measure.merge_processes([rec([1e-3], [1]), failed]) is failed
+
+
 def test_paired_statistic_needs_ten_rounds():
     rng = np.random.default_rng(2)
     drift = np.ones(9)
@@ -166,3 +219,12 @@ def test_run_rounds_until_steps_rounds_and_records_their_ends():
     for lane in lanes:
         assert len(lane.round_ends) == 3 and lane.round_ends[-1] == len(lane.samples_s) and lane.round_ends == sorted(lane.round_ends)
         assert lane.recompiles == 0
+
+
+def test_cli_defaults_are_the_options_defaults():
+    # The parser states them without importing jax; ABOptions is the API's.
+    from nnbench import _ab
+    from nnbench.cli import build_parser
+
+    args = build_parser().parse_args(["ab", "--baseline", ".", "--candidate", "."])
+    assert (args.rounds, args.budget, args.pairs) == (_ab.ABOptions().rounds, _ab.ABOptions().budget_s, _ab.ABOptions().pairs)

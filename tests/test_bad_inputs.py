@@ -123,6 +123,7 @@ def test_disjoint_runs_are_valid_each(tmp_path, capsys):
         (["run", "--cases", "nnbench:UserCase", "--suite", "ci"], "cannot be combined with --suite"),
         (["run", "--resume", "x.json", "--layer", "mlp"], "drop --layer"),
         (["run", "--resume", "no/such/run.json"], "no/such/run.json: cannot read"),
+        (["ab", "--baseline", str(Path(nnbench.__file__).parents[1]), "--candidate", sys.executable, "--rounds", "4", "--pairs", "5"], "more pairs than --rounds 4"),
     ],
 )
 def test_bad_requests(tmp_path, capsys, monkeypatch, argv, must_say):
