@@ -219,8 +219,8 @@ def _select(args):
         raise BadInput(str(e)) from None
 
 
-_REQUEST_LATER = ("max_samples",)  # options added since run files record requests: None when absent
-_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "max_samples", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
+_REQUEST_LATER = ("max_samples", "settle")  # options added since run files record requests: None when absent
+_REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "max_samples", "settle", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
 
 
 def _resume_args(args):
@@ -290,7 +290,7 @@ def cmd_run(args) -> int:
     max_samples = args.max_samples or (_cases.SUITES[args.suite].max_samples if args.suite else None) or TimingPolicy.max_samples
     if max_samples < args.min_samples:
         raise BadInput(f"--max-samples {max_samples} is below --min-samples {args.min_samples}")
-    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples, max_samples=max_samples, settle_s=args.settle)
+    policy = TimingPolicy(budget_s=budget, target_ci=args.target_ci, min_samples=args.min_samples, max_samples=max_samples, settle_s=TimingPolicy.settle_s if args.settle is None else args.settle)
     lower_for = _lower_for(args.lower_for)
     cache = _compile_cache(args.compile_cache)
     processes, in_process = 1, args.in_process
