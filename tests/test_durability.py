@@ -25,12 +25,18 @@ def _env(**extra):
     return dict(os.environ, PYTHONPATH=path, **extra)
 
 
+# ``python -m nnbench`` with SIGINT raising KeyboardInterrupt, as in a
+# terminal: a shell that runs this test suite in the background hands its
+# children SIGINT ignored, and a Python started so never raises it.
+_WITH_SIGINT = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); runpy.run_module('nnbench', run_name='__main__', alter_sys=True)"
+
+
 def start(out, *args, **env):
     """The real CLI over ``user_cases.faulty:MANY`` (NNBENCH_TEST_CASES cases, 4 per worker)."""
     argv = [
         sys.executable,
-        "-m",
-        "nnbench",
+        "-c",
+        _WITH_SIGINT,
         "run",
         "--cases",
         "user_cases.faulty:MANY",
