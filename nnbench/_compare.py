@@ -223,16 +223,19 @@ def _drift(batches: np.ndarray) -> float:
     return float((q75 - q25) / q50) if q50 > 0 else math.inf
 
 
-def round_medians(samples: Sequence[float], round_ends: Sequence[int]) -> np.ndarray:
+def round_medians(samples: Sequence[float], round_ends: Sequence[int], skip_nan: bool = False) -> np.ndarray:
     """Median of each round's samples (float64, shape ``(rounds,)``).
 
     ``round_ends[r]`` is the sample count after round r. An empty round,
-    or one holding a NaN (a non-finite sample, stored as null), is NaN.
+    or one holding a NaN (a non-finite sample, stored as null), is NaN;
+    with ``skip_nan`` a round's NaNs are dropped first.
     """
     x = np.asarray(samples, dtype=float)
     out, start = [], 0
     for end in round_ends:
         block = x[start:end]
+        if skip_nan:
+            block = block[np.isfinite(block)]
         out.append(float(np.median(block)) if block.size else math.nan)
         start = end
     return np.array(out, dtype=float)
@@ -261,11 +264,14 @@ def paired_test(
     n = min(a.size, b.size)
     a, b = a[:n], b[:n]
     keep = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
-    d_all = np.where(keep, np.log(np.where(keep, b, 1.0)) - np.log(np.where(keep, a, 1.0)), np.nan)
+    d_all = np.full(n, math.nan)  # NaN where a round is unusable: process_ends count rounds, not usable ones
+    d_all[keep] = np.log(b[keep]) - np.log(a[keep])
     d = d_all[keep]
     out: dict[str, Any] = {"base": _nanmedian(base), "cand": _nanmedian(cand), "rounds": int(d.size)}
-    groups = _pair_medians(d_all, process_ends) if process_ends and len(process_ends) >= MIN_PAIRS else None
-    if groups is not None and groups.size >= MIN_PAIRS:
+    # Median per worker pair (a pair with no usable round left out).
+    groups = round_medians(d_all, process_ends, skip_nan=True) if process_ends else np.empty(0)
+    groups = groups[np.isfinite(groups)]
+    if groups.size >= MIN_PAIRS:
         mean = float(groups.mean())
         if np.ptp(groups) == 0:
             lo = hi = mean
@@ -285,19 +291,6 @@ def paired_test(
     out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
     out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
     return out
-
-
-def _pair_medians(d: np.ndarray, process_ends: Sequence[int]) -> np.ndarray:
-    """Median per worker pair of its rounds' log ratios (NaN rounds dropped;
-    a pair with no usable round is left out)."""
-    out, start = [], 0
-    for end in process_ends:
-        block = d[start:end]
-        block = block[np.isfinite(block)]
-        if block.size:
-            out.append(float(np.median(block)))
-        start = end
-    return np.array(out, dtype=float)
 
 
 def _nanmedian(x: Sequence[float]) -> float | None:
