@@ -17,7 +17,8 @@ count, ``--pairs`` worker pairs one after the other, alternating rounds,
 the paired statistic (``_compare.paired_test``).
 
     PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
-    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 14 --budget 0.5 --rounds 40 --pairs 6 --only A/A,+3%,+5%
+    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 30 --budget 3 --rounds 60 --pairs 6 --only A/A,+3%,+5% --out ab.json
+    PYTHONPATH=$PWD python studies/sensitivity.py --report ab.json more.json
 
 This is a benchmark, not a test: it takes minutes and its figures depend
 on the machine and its load.
@@ -122,35 +123,8 @@ def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
-    ap.add_argument("--budget", type=float, default=0.25, help="timing budget per measurement, seconds (default 0.25)")
-    ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
-    ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
-    ap.add_argument("--rounds", type=int, default=40, help="with --ab: alternating rounds per comparison (default 40)")
-    ap.add_argument("--pairs", type=int, default=1, help="with --ab: worker pairs the rounds are spread over (default 1)")
-    ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
-    ap.add_argument("--out", help="write every trial's ratio and CI here (JSON)")
-    args = ap.parse_args(argv)
-    policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
-    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    conditions = {c: EXTRA[c] for c in args.only.split(",")} if args.only else EXTRA
-    trials: dict[str, list[dict]] = {c: [] for c in conditions}
-    for rep in range(args.reps):
-        for cond, extra in conditions.items():
-            if args.ab:
-                trials[cond].append(ab_trial(extra, rep, dataclasses.replace(options, seed=rep)))
-            else:
-                trials[cond].append(one_trial(extra, rep, policy, args.interleaved))
-        print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    load1 = os.getloadavg()[0]
-    default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
-    mode = f"nnbench ab ({args.rounds} paired rounds, {args.pairs} worker pair(s))" if args.ab else "interleaved" if args.interleaved else "sequential"
-    print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
-          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
+def print_tables(trials: dict[str, list[dict]], default: float) -> None:
+    """Ratio ranges per condition, then false-alarm and detection rates per threshold (Markdown)."""
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
         print(f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; samples/run ~{ts[0]['n'][0]}")
@@ -160,11 +134,60 @@ def main(argv: list[str] | None = None) -> int:
     for t in sorted({0.01, 0.02, 0.03, default, 0.05, 0.07}):
         r = rates(trials, t)
         mark = " (default)" if t == default else ""
-        inc = ", ".join(f"{100 * v:.0f} %" for v in r["inconclusive"].values())
-        print(f"{100 * t:.0f} %{mark} | " + " | ".join(f"{100 * r[c]:.0f} %" for c in trials) + f" | {inc}")
-    if args.out:
-        with open(args.out, "x") as f:
-            json.dump({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "pairs": args.pairs if args.ab else None, "reps": args.reps, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, load1], "trials": trials}, f, indent=1)
+        n = {c: len(ts) for c, ts in trials.items()}
+        inc = ", ".join(f"{round(v * n[c])}/{n[c]}" for c, v in r["inconclusive"].items())
+        print(f"{100 * t:.0f} %{mark} | " + " | ".join(f"{round(r[c] * n[c])}/{n[c]} ({100 * r[c]:.0f} %)" for c in trials) + f" | {inc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
+    ap.add_argument("--budget", type=float, default=0.25, help="timing budget per measurement, seconds (default 0.25)")
+    ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
+    ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
+    ap.add_argument("--rounds", type=int, default=40, help="with --ab: alternating rounds per comparison (default 40)")
+    ap.add_argument("--pairs", type=int, default=1, help="with --ab: worker pairs the rounds are spread over (default 1)")
+    ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
+    ap.add_argument("--out", help="write every trial's ratio and CI here (JSON, rewritten after each repetition; must not exist)")
+    ap.add_argument("--report", nargs="+", metavar="JSON", help="measure nothing: pool the trials of these --out files and print the tables")
+    args = ap.parse_args(argv)
+    policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
+    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
+    if args.report:
+        saved = [json.loads(Path(f).read_text()) for f in args.report]
+        trials = {c: [t for d in saved for t in d["trials"].get(c, [])] for c in saved[0]["trials"]}
+        meta = saved[0]
+        mode = f"nnbench ab ({meta['rounds']} paired rounds, {meta['pairs']} worker pair(s))" if meta["ab"] else "interleaved" if meta["interleaved"] else "sequential"
+        print(f"{mode}: {', '.join(f'{len(v)} {c}' for c, v in trials.items())} comparisons pooled from {len(saved)} file(s), budget {meta['budget_s']} s per measurement")
+        print_tables(trials, (_compare.AB_THRESHOLDS if meta["ab"] else _compare.Thresholds()).time)
+        return 0
+    policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
+    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
+    if args.out and Path(args.out).exists():
+        ap.error(f"--out {args.out} exists; not overwriting it")
+    load0 = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    conditions = {c: EXTRA[c] for c in args.only.split(",")} if args.only else EXTRA
+    trials: dict[str, list[dict]] = {c: [] for c in conditions}
+    for rep in range(args.reps):
+        for cond, extra in conditions.items():
+            if args.ab:
+                t = ab_trial(extra, rep, dataclasses.replace(options, seed=rep))
+            else:
+                t = one_trial(extra, rep, policy, args.interleaved)
+            trials[cond].append(t)
+            print(f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] {t['verdict']}", file=sys.stderr, flush=True)
+        print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+        if args.out:  # after every repetition, so a stopped study keeps what it measured
+            tmp = Path(args.out + ".tmp")
+            tmp.write_text(json.dumps({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "pairs": args.pairs if args.ab else None, "reps": rep + 1, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, os.getloadavg()[0]], "trials": trials}, indent=1))
+            os.replace(tmp, args.out)
+    load1 = os.getloadavg()[0]
+    default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
+    mode = f"nnbench ab ({args.rounds} paired rounds, {args.pairs} worker pair(s))" if args.ab else "interleaved" if args.interleaved else "sequential"
+    print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
+          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
+    print_tables(trials, default)
     return 0
 
 
