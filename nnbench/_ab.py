@@ -94,8 +94,8 @@ class ABOptions:
     (seconds, per side), the order's seed, the worker limits ``nnbench run``
     also has, and how many worker pairs the rounds are spread over."""
 
-    rounds: int = 60
-    budget_s: float = 3.0
+    rounds: int = 240
+    budget_s: float = 12.0
     seed: int = 0
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_limit: int | None = None
@@ -229,7 +229,7 @@ def annotate(result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, S
     result["method"] = (
         f"paired: baseline and candidate interleaved in {options.rounds} rounds over {options.pairs} worker pair(s) (seed {options.seed}); "
         + (
-            "ratio = exp(mean over pairs of each pair's median per-round log ratio), its 95 % t interval over pairs, one-sample t-test p"
+            "ratio = exp(20 % trimmed mean over pairs of each pair's median per-round log ratio), its 95 % trimmed t interval over pairs, Yuen's one-sample p"
             if options.pairs >= _compare.MIN_PAIRS
             else "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
         )

@@ -38,9 +38,11 @@ signed-rank test on d. The verdict rule is the same, with no drift guard
 Rounds of one pair of processes share that pair's offset (two processes
 of the same code differ by a few per cent), so when the rounds came from
 ``MIN_PAIRS`` or more worker pairs (``time.process_ends``) the pair is the
-unit: m_j = median of pair j's d_r, ratio = exp(mean m_j), its CI the
-t interval over the pairs (``scipy.stats.ttest_1samp``, which also gives
-the p-value).
+unit: m_j = median of pair j's d_r, ratio = exp(trimmed mean m_j), its CI the
+interval of a 20 % trimmed mean over the pairs (``trimmed_t``: Yuen's
+one-sample test, which also gives the p-value; from 5 pairs on it drops
+the highest and lowest fifth, so one pair whose processes landed badly
+cannot decide or veto a verdict; below 5 pairs it is Student's t).
 
 Single-sample metrics (compile wall time: one cold compile per run) get a
 threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
@@ -70,6 +72,7 @@ MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
 DRIFT_FACTOR = 2.0
 MIN_PAIRED_ROUNDS = 10
 MIN_PAIRS = 3  # worker pairs from which the pair, not the round, is the unit
+TRIM = 0.2  # fraction of worker pairs trimmed from each end of the pair-level mean (Yuen)
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
@@ -257,8 +260,9 @@ def paired_test(
     ``process_ends``: the round count after each worker pair, when the rounds
     came from several (``nnbench ab --pairs``). Returns ``base``/``cand``
     (overall medians), ``ratio``, ``ci_low``/``ci_high``, ``p_value``,
-    ``rounds`` (pairs of rounds used), ``pairs`` (worker pairs, when they
-    are the unit), ``threshold_used`` and ``verdict``.
+    ``rounds`` (pairs of rounds used), ``pairs`` and ``pair_ratios`` (worker
+    pairs and each one's median ratio, when they are the unit),
+    ``threshold_used`` and ``verdict``.
     """
     a, b = round_medians(base, base_ends), round_medians(cand, cand_ends)
     n = min(a.size, b.size)
@@ -272,15 +276,8 @@ def paired_test(
     groups = round_medians(d_all, process_ends, skip_nan=True) if process_ends else np.empty(0)
     groups = groups[np.isfinite(groups)]
     if groups.size >= MIN_PAIRS:
-        mean = float(groups.mean())
-        if np.ptp(groups) == 0:
-            lo = hi = mean
-            p = 1.0 if mean == 0 else 0.0
-        else:
-            res = scipy.stats.ttest_1samp(groups, 0.0)
-            ci = res.confidence_interval(confidence)
-            lo, hi, p = float(ci.low), float(ci.high), float(res.pvalue)
-        out.update(ratio=math.exp(mean), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p, pairs=int(groups.size))
+        mean, lo, hi, p = trimmed_t(groups, confidence)
+        out.update(ratio=math.exp(mean), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p, pairs=int(groups.size), pair_ratios=[math.exp(g) for g in groups])
         out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
         return out
     if d.size < 2:
@@ -291,6 +288,26 @@ def paired_test(
     out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
     out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
     return out
+
+
+def trimmed_t(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
+    """``(trimmed mean, CI low, CI high, p)`` of ``x`` against 0: Yuen's
+    one-sample trimmed t, ``TRIM`` of the values cut from each end
+    (``int(TRIM * n)`` of them; none below 5 values, where it is Student's
+    t). Its standard error comes from the winsorized variance, with
+    n - 2k - 1 degrees of freedom (``scipy.stats.mstats``)."""
+    n = x.size
+    k = int(TRIM * n)
+    if np.ptp(x) == 0:
+        m = float(x[0])
+        return m, m, m, 1.0 if m == 0 else 0.0
+    lim = (k / n + 1e-9,) * 2  # trim exactly k from each end
+    m = float(scipy.stats.mstats.trimmed_mean(x, limits=lim))
+    se = float(scipy.stats.mstats.trimmed_stde(x, limits=lim))
+    df = n - 2 * k - 1
+    q = float(scipy.stats.t.ppf(0.5 + confidence / 2, df))
+    p = float(2 * scipy.stats.t.sf(abs(m) / se, df)) if se > 0 else (1.0 if m == 0 else 0.0)
+    return m, m - q * se, m + q * se, p
 
 
 def _nanmedian(x: Sequence[float]) -> float | None:

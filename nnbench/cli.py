@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 # ``nnbench ab``'s defaults, the same as ``_ab.ABOptions()``'s (a test checks;
 # the parser is built without importing jax): the settings of the
 # sensitivity study in the README, "A/B on a noisy machine".
-_AB = types.SimpleNamespace(rounds=60, budget_s=3.0, pairs=6)
+_AB = types.SimpleNamespace(rounds=240, budget_s=12.0, pairs=6)
 
 
 def _positive(kind, most: float = float("inf"), zero: bool = False):

@@ -17,8 +17,10 @@ count, ``--pairs`` worker pairs one after the other, alternating rounds,
 the paired statistic (``_compare.paired_test``).
 
     PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
-    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 30 --budget 3 --rounds 60 --pairs 6 --only A/A,+3%,+5% --out ab.json
-    PYTHONPATH=$PWD python studies/sensitivity.py --report ab.json more.json
+    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 12 --only A/A,+5%,+3% --out ab.json   # nnbench ab's defaults
+    PYTHONPATH=$PWD python studies/sensitivity.py --report ab.json more.json   # pool, re-score, tables
+
+``studies/results/`` keeps the trials behind the README's table.
 
 This is a benchmark, not a test: it takes minutes and its figures depend
 on the machine and its load.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import nnbench
 from nnbench import _ab, _compare, _measure
@@ -106,9 +110,19 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
     if "time" not in res["metrics"]:
         raise RuntimeError(f"ab trial failed: {res.get('note')}")
     t = res["metrics"]["time"]
-    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "verdict", "base", "cand")} | {
+    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "pair_ratios", "verdict", "base", "cand")} | {
         "n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]
     }
+
+
+def rescore(trial: dict) -> dict:
+    """A stored ``--ab`` trial with its per-pair ratios, its ratio and CI
+    recomputed with ``nnbench ab``'s current pair-level interval (trials
+    recorded before it changed are scored as they would be now)."""
+    if not trial.get("pair_ratios") or len(trial["pair_ratios"]) < _compare.MIN_PAIRS:
+        return trial
+    m, lo, hi, p = _compare.trimmed_t(np.log(trial["pair_ratios"]))
+    return trial | {"ratio": math.exp(m), "ci_low": math.exp(lo), "ci_high": math.exp(hi), "p_value": p}
 
 
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
@@ -142,20 +156,20 @@ def print_tables(trials: dict[str, list[dict]], default: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
-    ap.add_argument("--budget", type=float, default=0.25, help="timing budget per measurement, seconds (default 0.25)")
+    ap.add_argument("--budget", type=float, help="timing budget per measurement, seconds (default 0.25; with --ab, nnbench ab's)")
     ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
     ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
-    ap.add_argument("--rounds", type=int, default=40, help="with --ab: alternating rounds per comparison (default 40)")
-    ap.add_argument("--pairs", type=int, default=1, help="with --ab: worker pairs the rounds are spread over (default 1)")
+    ap.add_argument("--rounds", type=int, default=_ab.ABOptions.rounds, help=f"with --ab: alternating rounds per comparison (default {_ab.ABOptions.rounds}, as nnbench ab)")
+    ap.add_argument("--pairs", type=int, default=_ab.ABOptions.pairs, help=f"with --ab: worker pairs the rounds are spread over (default {_ab.ABOptions.pairs}, as nnbench ab)")
     ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
     ap.add_argument("--out", help="write every trial's ratio and CI here (JSON, rewritten after each repetition; must not exist)")
     ap.add_argument("--report", nargs="+", metavar="JSON", help="measure nothing: pool the trials of these --out files and print the tables")
     args = ap.parse_args(argv)
-    policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
-    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
+    if args.budget is None:
+        args.budget = _ab.ABOptions.budget_s if args.ab else 0.25
     if args.report:
         saved = [json.loads(Path(f).read_text()) for f in args.report]
-        trials = {c: [t for d in saved for t in d["trials"].get(c, [])] for c in saved[0]["trials"]}
+        trials = {c: [rescore(t) for d in saved for t in d["trials"].get(c, [])] for c in saved[0]["trials"]}
         meta = saved[0]
         mode = f"nnbench ab ({meta['rounds']} paired rounds, {meta['pairs']} worker pair(s))" if meta["ab"] else "interleaved" if meta["interleaved"] else "sequential"
         print(f"{mode}: {', '.join(f'{len(v)} {c}' for c, v in trials.items())} comparisons pooled from {len(saved)} file(s), budget {meta['budget_s']} s per measurement")

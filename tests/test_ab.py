@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
 from nnbench import _compare, _timing
 from nnbench.cli import main
@@ -73,7 +74,7 @@ def test_slower_candidate_regresses(tmp_path, capsys, monkeypatch):
     assert time["ratio"] > 1.4 and time["ci_low"] > 1.2 and time["pairs"] == 3 and time["rounds"] == 12
     assert case["command"].startswith(f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --pairs 3")
     assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable and base["ab"]["pairs"] == 3
-    assert "over 3 worker pair(s)" in result["method"] and "t interval over pairs" in result["method"]
+    assert "over 3 worker pair(s)" in result["method"] and "trimmed t interval over pairs" in result["method"]
     for run in (base, cand_run):  # each side's three records merged into one
         t = run["records"][0]["time"]
         assert t["process_ends"] == [4, 8, 12] and len(t["round_ends"]) == 12 and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
@@ -162,6 +163,7 @@ def test_paired_statistic_takes_the_worker_pair_as_the_unit():
     assert by_round["verdict"] in ("regressed", "improved") and "pairs" not in by_round  # the offsets called a change
     assert by_pair["pairs"] == 6 and by_pair["ci_low"] < 1 < by_pair["ci_high"] and by_pair["verdict"] == "inconclusive"
     assert 1.005 < by_pair["ratio"] < 1.025
+    assert np.allclose(by_pair["pair_ratios"], (1.03, 1.025, 1.035, 0.99, 0.985, 1.02), rtol=0.003)  # each pair's own offset
     # A real +10 % on top of the same offsets is still found.
     slower = [x * 1.10 for x in cand]
     found = _compare.paired_test(base, ends_b, slower, ends_c, threshold=0.05, process_ends=process_ends)
@@ -228,3 +230,21 @@ def test_cli_defaults_are_the_options_defaults():
 
     args = build_parser().parse_args(["ab", "--baseline", ".", "--candidate", "."])
     assert (args.rounds, args.budget, args.pairs) == (_ab.ABOptions().rounds, _ab.ABOptions().budget_s, _ab.ABOptions().pairs)
+
+
+def test_one_stray_worker_pair_neither_vetoes_nor_makes_a_verdict():
+    # Yuen's trimmed t over six pairs drops the highest and the lowest pair.
+    five_slower = np.log([1.043, 1.035, 1.056, 1.037, 1.058, 0.963])  # one pair landed badly
+    plain = scipy.stats.ttest_1samp(five_slower, 0.0).confidence_interval()
+    m, lo, hi, p = _compare.trimmed_t(five_slower)
+    assert plain.low < 0 < lo and p < 0.05  # Student's t: not significant; trimmed: significant
+    assert _compare.verdict(math.exp(m), math.exp(lo), math.exp(hi), 0.03) == "regressed"
+    same = np.log([0.998, 1.004, 1.001, 0.995, 1.003, 1.15])  # A/A with one stray pair
+    m, lo, hi, _ = _compare.trimmed_t(same)
+    assert abs(m) < 0.005 and lo < 0 < hi
+    assert _compare.verdict(math.exp(m), math.exp(lo), math.exp(hi), 0.03) == "unchanged"
+    # Below five pairs nothing is trimmed: Student's t.
+    four = five_slower[:4]
+    m, lo, hi, p = _compare.trimmed_t(four)
+    ref = scipy.stats.ttest_1samp(four, 0.0)
+    assert np.isclose(m, four.mean()) and np.allclose((lo, hi), tuple(ref.confidence_interval())) and np.isclose(p, ref.pvalue)
