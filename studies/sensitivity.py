@@ -125,10 +125,19 @@ def rescore(trial: dict) -> dict:
     return trial | {"ratio": math.exp(m), "ci_low": math.exp(lo), "ci_high": math.exp(hi), "p_value": p}
 
 
+def verdict_at(trial: dict, threshold: float) -> str:
+    """The trial's verdict at ``threshold`` (paired rule for ``--ab`` trials)."""
+    return (_compare.decide_paired if "rounds" in trial else _compare.decide)(trial, threshold)[1]
+
+
+def describe(ab: bool, interleaved: bool, rounds: int | None, pairs: int | None) -> str:
+    return f"nnbench ab ({rounds} paired rounds, {pairs} worker pair(s))" if ab else "interleaved" if interleaved else "sequential"
+
+
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
     out = {"inconclusive": {}}
     for cond, ts in trials.items():
-        vs = [(_compare.decide_paired if "rounds" in t else _compare.decide)(t, threshold)[1] for t in ts]
+        vs = [verdict_at(t, threshold) for t in ts]
         if cond == "A/A":
             out[cond] = sum(v in (_compare.REGRESSED, _compare.IMPROVED) for v in vs) / len(vs)
         else:
@@ -171,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = [json.loads(Path(f).read_text()) for f in args.report]
         trials = {c: [rescore(t) for d in saved for t in d["trials"].get(c, [])] for c in saved[0]["trials"]}
         meta = saved[0]
-        mode = f"nnbench ab ({meta['rounds']} paired rounds, {meta['pairs']} worker pair(s))" if meta["ab"] else "interleaved" if meta["interleaved"] else "sequential"
+        mode = describe(meta["ab"], meta["interleaved"], meta["rounds"], meta["pairs"])
         print(f"{mode}: {', '.join(f'{len(v)} {c}' for c, v in trials.items())} comparisons pooled from {len(saved)} file(s), budget {meta['budget_s']} s per measurement")
         print_tables(trials, (_compare.AB_THRESHOLDS if meta["ab"] else _compare.Thresholds()).time)
         return 0
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
     if args.out and Path(args.out).exists():
         ap.error(f"--out {args.out} exists; not overwriting it")
+    default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     conditions = {c: EXTRA[c] for c in args.only.split(",")} if args.only else EXTRA
@@ -190,15 +200,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 t = one_trial(extra, rep, policy, args.interleaved)
             trials[cond].append(t)
-            print(f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] {t['verdict']}", file=sys.stderr, flush=True)
+            print(f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] {verdict_at(t, default)} at {100 * default:g} %", file=sys.stderr, flush=True)
         print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         if args.out:  # after every repetition, so a stopped study keeps what it measured
             tmp = Path(args.out + ".tmp")
             tmp.write_text(json.dumps({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "pairs": args.pairs if args.ab else None, "reps": rep + 1, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, os.getloadavg()[0]], "trials": trials}, indent=1))
             os.replace(tmp, args.out)
     load1 = os.getloadavg()[0]
-    default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
-    mode = f"nnbench ab ({args.rounds} paired rounds, {args.pairs} worker pair(s))" if args.ab else "interleaved" if args.interleaved else "sequential"
+    mode = describe(args.ab, args.interleaved, args.rounds, args.pairs)
     print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
           f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
     print_tables(trials, default)
