@@ -298,9 +298,6 @@ def trimmed_t(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, flo
     n - 2k - 1 degrees of freedom (``scipy.stats.mstats``)."""
     n = x.size
     k = int(TRIM * n)
-    if np.ptp(x) == 0:
-        m = float(x[0])
-        return m, m, m, 1.0 if m == 0 else 0.0
     lim = (k / n + 1e-9,) * 2  # trim exactly k from each end
     m = float(scipy.stats.mstats.trimmed_mean(x, limits=lim))
     se = float(scipy.stats.mstats.trimmed_stde(x, limits=lim))
