@@ -37,13 +37,18 @@ class Entry:
     make_batch: ``(config, key, dtype) -> {"x": ..., "y": ...}``; ``x`` is the
       model input, ``y`` the training target.
     loss: ``(prediction, batch) -> scalar float32`` used by the train mode.
-    flops: ``(config, mode) -> float``, analytic model FLOPs for one step.
+    flops: ``(config, mode) -> float``, analytic model FLOPs for one step,
+      counted by the one rule of ``layers._flops`` (train: forward, loss and
+      the parameters' gradients; the optimizer update excluded).
     items: ``config -> int``, items (samples or tokens) processed per step.
     tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
     impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
       implementing the family's protocol (see ``layers._styles``).
     stochastic: the layer draws random numbers in training (dropout): train
       steps then thread a fresh PRNG key into every step.
+    flops_note: where ``flops`` departs from XLA's count of the same step
+      (beyond ±10 %, optimizer update aside), why, and what it counts
+      instead; empty when they agree. Reports show it beside MFU.
   """
 
   name: str
@@ -56,6 +61,7 @@ class Entry:
   tolerance: Mapping[str, tuple[float, float]]
   impls: Mapping[str, ModuleType]
   stochastic: bool = False
+  flops_note: str = ""
 
   def config(self, size: str) -> Mapping[str, Any]:
     try:

@@ -9,6 +9,7 @@ idiom in its ``_linen.py`` / ``_haiku.py``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -112,50 +113,42 @@ def rename(tree: dict, mapping: dict[str, str]) -> dict:
     return {mapping.get(k, k): v for k, v in tree.items()}
 
 
-def elementwise_flops(per_element: float, shape: Callable[[Any], tuple[int, ...]]):
-    """``flops(config, mode)`` for a layer costing ``per_element`` FLOPs per
-    input element forward; train counts backward as twice forward."""
-
-    def flops(config, mode):
-        n = 1
-        for d in shape(config):
-            n *= d
-        forward = per_element * n
-        return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
-
-    return flops
-
-
-def norm_entry(name: str, description: str, per_element: float, sizes: dict, impls: dict):
-    """Entry for a shape-preserving layer on ``[batch, *shape]`` input."""
+def norm_entry(name: str, description: str, work: Callable[[Any], Any], sizes: dict, impls: dict):
+    """Entry for a shape-preserving layer on ``[batch, *shape]`` input,
+    trained on an MSE regression. ``work(config) -> layers._flops.Work``:
+    the layer's own FLOPs (forward, parameter gradients); the model FLOPs of
+    a step add the loss (``layers._flops.step``)."""
+    from layers import _flops
     from layers._catalog import Entry
 
     shape = lambda c: (c["batch"], *c["shape"])  # noqa: E731
+
+    def flops(config, mode):
+        return _flops.step(mode, [work(config)], _flops.mse(math.prod(shape(config))))
+
     return Entry(
         name=name,
         description=description,
         sizes=sizes,
         make_batch=normal_batch(shape, shape),
         loss=mse,
-        flops=elementwise_flops(per_element, shape),
+        flops=flops,
         items=lambda config: config["batch"],
         tolerance=TOLERANCE,
         impls=impls,
     )
 
 
-def recurrent_entry(name: str, description: str, gates: int, impls: dict):
+def recurrent_entry(name: str, description: str, work: Callable[[Any], Any], impls: dict):
     """Entry for a gated RNN over ``[batch, seq, d_in]`` → hidden states
-    ``[batch, seq, hidden]`` with ``gates`` gate blocks (LSTM 4, GRU 3).
-
-    FLOPs: ``2·B·T·(d_in + hidden)·gates·hidden`` forward (the input and
-    recurrent projections); train ×3.
-    """
+    ``[batch, seq, hidden]``, trained on an MSE regression. ``work(config)
+    -> layers._flops.Work``: the whole sequence's FLOPs (every time step);
+    the model FLOPs of a step add the loss (``layers._flops.step``)."""
+    from layers import _flops
     from layers._catalog import Entry
 
     def flops(c, mode):
-        forward = 2 * c["batch"] * c["seq"] * (c["d_in"] + c["hidden"]) * gates * c["hidden"]
-        return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+        return _flops.step(mode, [work(c)], _flops.mse(c["batch"] * c["seq"] * c["hidden"]))
 
     def config(batch, seq, d_in, hidden):
         return {"batch": batch, "seq": seq, "d_in": d_in, "hidden": hidden}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from layers._catalog import Entry
@@ -102,6 +103,10 @@ def parity_report(
     ``canonical`` overrides the weights given to the compared styles (the
     reference always uses the raw-JAX initialiser's), so tests can prove a
     perturbed weight is caught.
+
+    A ``dtype`` other than float32 is also gated in float32 (each style's
+    ``"float32"`` entry, see ``_gate_in_float32``): its own tolerance is a
+    few per cent, too coarse to see a 5 % weight change on its own.
     """
     config = entry.config(size)
     k_data, k_init = jax.random.split(jax.random.key(seed))
@@ -156,7 +161,50 @@ def parity_report(
         }
         if entry.stochastic:
             report[style]["dropout"] = dropout
+    if dtype != "float32":
+        _gate_in_float32(report, entry, size, dtype, styles, seed, canonical)
     return report
+
+
+def _as_float32(tree):
+    return jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
+
+def _gate_in_float32(report: dict[str, dict], entry: Entry, size: str, dtype: str, styles: tuple[str, ...], seed: int, canonical) -> None:
+    """Add each style's float32 parity to a lower-precision ``report``.
+
+    A bfloat16 tolerance (``entry.tolerance``, a few per cent) cannot see a
+    weight 5 % off; the same style code run in float32 from the same weights
+    can (its limit is ~1e-5). A style passes only if both hold: the math is
+    gated in float32, the low-precision program within its own tolerance.
+    """
+    f32 = parity_report(entry, size, "float32", styles, seed, None if canonical is None else _as_float32(canonical))
+    for style, res in report.items():
+        gate = {k: f32[style][k] for k in ("forward", "grad", "loss", "state", "limit", "ok")}
+        res["float32"] = gate
+        if res["ok"] and not gate["ok"]:
+            res.update(ok=False, message=f"{f32[style]['message']} (the float32 gate of a {dtype} case)")
+
+
+def step_results(entry: Entry, dtype: str, want, got) -> dict:
+    """Compare what one timed step returned with raw JAX's after as many calls.
+
+    ``want``/``got``: ``Built.result`` of the ``jax`` style's step and of
+    another style's step, each after the same number of calls from the same
+    weights (for a train step, the loss after the updates before it: it
+    moves if the forward pass, the gradient or the update differs). The
+    parity views are evaluated once per library; this checks the very step
+    each NNX jit mode times. Returns ``{"err", "limit", "ok", "message"}``.
+    """
+    rtol, atol = entry.tolerance[dtype]
+    limit = atol + rtol
+    try:
+        err, where = _max_err(want, got)
+    except ParityError as e:
+        return {"err": None, "limit": limit, "ok": False, "message": f"timed step's output: {e}"}
+    ok = err <= limit
+    message = None if ok else f"timed step's output{' ' + where if where else ''} differs from jax's by {err:.3g} (limit {limit:.3g})"
+    return {"err": _finite(err), "limit": limit, "ok": ok, "message": message}
 
 
 def check_parity(entry: Entry, size: str, dtype: str = "float32", styles: tuple[str, ...] = STYLES, seed: int = 0, canonical=None) -> dict[str, dict]:

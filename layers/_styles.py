@@ -73,15 +73,23 @@ class Functional(NamedTuple):
     from_canonical: Callable[[Variables], Variables]
 
 
+def _same(out: Any) -> Any:
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Built:
     """One runnable step: ``step(*args)``; ``carry(args, out)`` gives the next
-    call's arguments (``None``: the same ``args`` again)."""
+    call's arguments (``None``: the same ``args`` again). ``result(out)`` is
+    the part of a call's output every style computes alike, for the step
+    gate (``_parity.step_results``): the model output of a forward step, the
+    loss of a train step; ``None`` where styles differ by design (``init``)."""
 
     step: Callable[..., Any]
     args: tuple[Any, ...]
     carry: Callable[[tuple[Any, ...], Any], tuple[Any, ...]] | None = None
     donated: bool = False
+    result: Callable[[Any], Any] | None = None
 
 
 def _dtype(name: str) -> Any:
@@ -209,7 +217,7 @@ def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32"
         variables = fm.from_canonical(canonical_weights(entry, config, dtype, k_init, batch["x"]))
         if mode == "forward":
             step = jax.jit(lambda v, x: fm.apply(v, x, train=False, rng=None)[0])
-            return Built(step, (variables, batch["x"]))
+            return Built(step, (variables, batch["x"]), result=_same)
         opt_state = tx.init(variables["params"])
         stochastic = getattr(entry, "stochastic", False)
         step = jax.jit(_functional_train_step(fm, loss, tx, stochastic), donate_argnums=(0, 1))
@@ -218,6 +226,7 @@ def build(entry: Entry, style: str, size: str, mode: str, dtype: str = "float32"
             (variables, opt_state, batch, jax.random.key_data(k_rng)),
             carry=lambda args, out: (out[0], out[1], args[2], out[3]),
             donated=True,
+            result=lambda out: out[2],
         )
 
     impl = entry.impls["nnx"]
@@ -268,12 +277,12 @@ def _nnx_built(style: str, fn: Callable, objects: tuple[Any, ...], data: tuple[A
     ``jax.jit``s a function over their state that merges inside.
     """
     if style in ("nnx", "nnx_tree"):
-        return Built(_nnx_jit(style)(fn), objects + data)
+        return Built(_nnx_jit(style)(fn), objects + data, result=_same)
     if style == "nnx_cached":
         jitted = nnx.jit(fn)
-        return Built(_Bound(nnx.cached_partial(jitted, *objects), jitted, objects), data)
+        return Built(_Bound(nnx.cached_partial(jitted, *objects), jitted, objects), data, result=_same)
     if style == "nnx_partial":
-        return Built(nnx.jit_partial(fn, *objects, graph=False), data)
+        return Built(nnx.jit_partial(fn, *objects, graph=False), data, result=_same)
     graphdef, state = nnx.split(objects)
     train = len(objects) > 1
 
@@ -283,9 +292,9 @@ def _nnx_built(style: str, fn: Callable, objects: tuple[Any, ...], data: tuple[A
         return (nnx.state(objs), out) if train else out
 
     if not train:
-        return Built(jax.jit(split_step), (state, *data))
+        return Built(jax.jit(split_step), (state, *data), result=_same)
     step = jax.jit(split_step, donate_argnums=(0,))
-    return Built(step, (state, *data), carry=lambda args, out: (out[0], *args[1:]), donated=True)
+    return Built(step, (state, *data), carry=lambda args, out: (out[0], *args[1:]), donated=True, result=lambda out: out[1])
 
 
 # --- parity views: the same math from every style, in the canonical layout ---

@@ -14,17 +14,25 @@ independent. On those, ``scipy.stats.mannwhitneyu`` gives a p-value and
 
 - ``regressed``: the CI lies above 1 and the ratio is beyond ``1 + t``;
 - ``improved``: the CI lies below 1 and the ratio is below ``1 / (1 + t)``;
-- ``unchanged``: the ratio lies within ``[1 / (1 + t), 1 + t]`` and so does
-  the whole CI, or the CI excludes 1 (a real but practically small shift);
-- ``inconclusive``: anything else (the CI is too wide to say).
+- ``unchanged``: the whole CI lies within the band ``[1 / (1 + t), 1 + t]``
+  (an equivalence test: the data exclude a change beyond the threshold; a
+  CI that excludes 1 but reaches past the band is not enough);
+- ``inconclusive``: anything else. The result then carries ``more_data``:
+  how many times the data would likely decide (80 % power if the ratio
+  held and the CI shrank as 1/sqrt(n): ``data_factor``), or why no
+  reasonable amount of it would.
 
 Level shifts *between* runs (another job on the machine, a different CPU
 frequency) are invisible to any within-run statistic. As a guard, the
-practical threshold is raised to the larger within-run drift of the two runs
-(relative interquartile range of the batch medians): a run that wanders by
-8 % inside itself cannot support a 5 % verdict. A verdict also needs at
-least ``MIN_VERDICT_BATCHES`` batches per run. The sensitivity study
-(``studies/sensitivity.py``) measures what this gives on a real machine.
+practical threshold is raised to ``DRIFT_FACTOR`` times the larger
+within-run drift of the two runs (relative interquartile range of the batch
+medians): a run that wanders by 8 % inside itself cannot support a 5 %
+verdict, either way. So a change needs a ratio beyond the raised bar, and
+"unchanged" needs the bar not raised at all (the CI inside the band the user
+asked for, from runs steady enough to be judged against it). A verdict also
+needs at least ``MIN_VERDICT_BATCHES`` batches per run. The sensitivity
+study (``studies/sensitivity.py``) measures what this gives on a real
+machine, the simulation study (``studies/verdicts.py``) against known truths.
 
 *Paired* comparisons (``nnbench ab``: baseline and candidate sampled in
 alternating rounds, each run's ``time.round_ends`` marking where a round's
@@ -44,8 +52,14 @@ one-sample test, which also gives the p-value; from 5 pairs on it drops
 the highest and lowest fifth, so one pair whose processes landed badly
 cannot decide or veto a verdict; below 5 pairs it is Student's t).
 
-Single-sample metrics (compile wall time: one cold compile per run) get a
-threshold only. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
+Compile stage times (trace, lower, XLA compile) are one cold compile per
+process. One sample per side has no noise estimate (an A/A on a loaded
+machine moved them by 40 %), so it is shown with its ratio as ``untested``
+and never makes a verdict or an exit code. ``nnbench ab`` compiles every
+case cold in each worker pair and keeps each process's stage times
+(``compile.per_process``); from ``MIN_PAIRS`` pairs on they are compared
+with the pair-level trimmed t as step time is, against the ``compile``
+threshold. Deterministic metrics (XLA FLOPs, HLO ops, jaxpr equations,
 compiled memory, parameter count) are compared exactly: any change is shown,
 growth beyond the ``exact`` tolerance is a regression.
 """
@@ -61,6 +75,7 @@ import numpy as np
 import scipy.stats
 
 from nnbench import _stats
+from nnbench._stats import round_medians
 
 CONFIDENCE = 0.95
 MAX_BATCHES = 30
@@ -76,6 +91,12 @@ TRIM = 0.2  # fraction of worker pairs trimmed from each end of the pair-level m
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
+UNTESTED = "untested"  # one sample per side: the ratio is shown, no verdict is made (no noise estimate)
+MAX_DATA_FACTOR = 100.0  # beyond this many times the data, "more data" is not advice
+# "More data" advice aims at 80 % power (if the ratio held), not at the break-even
+# point where the CI would just touch the band's edge (a coin flip):
+# ((z_0.975 + z_0.8) / z_0.975)^2 times the break-even data.
+POWER_MARGIN = ((scipy.stats.norm.isf(0.025) + scipy.stats.norm.isf(0.2)) / scipy.stats.norm.isf(0.025)) ** 2
 
 # (metric name, path in the record, kind, threshold key)
 SAMPLED = (("time", ("time", "samples_s"), "time"), ("dispatch", ("dispatch", "samples_s"), "dispatch"))
@@ -174,13 +195,13 @@ def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, c
     Returns ``{"base", "cand"}`` (medians), ``ratio`` (cand / base median),
     ``ci_low``/``ci_high`` (bootstrap CI of the ratio of batch medians),
     ``p_value`` (two-sided Mann-Whitney U on batch medians), ``batches``,
-    ``drift`` (the larger relative spread of batch medians within a run),
-    ``threshold_used`` (``max(threshold, drift)``) and ``verdict`` (see
-    ``decide``).
+    ``n`` (samples per run), ``drift`` (the larger relative spread of batch
+    medians within a run), ``threshold_used`` (the bar ``decide`` used),
+    ``verdict`` (see ``decide``) and, when inconclusive, ``more_data``.
     """
     a, b = batch_medians(base), batch_medians(cand)
     med_a, med_b = float(np.median(base)), float(np.median(cand))
-    out: dict[str, Any] = {"base": med_a, "cand": med_b, "ratio": med_b / med_a if med_a > 0 else None, "batches": [int(a.size), int(b.size)]}
+    out: dict[str, Any] = {"base": med_a, "cand": med_b, "ratio": med_b / med_a if med_a > 0 else None, "batches": [int(a.size), int(b.size)], "n": [len(base), len(cand)]}
     if a.size < 3 or b.size < 3 or med_a <= 0:
         out.update(ci_low=None, ci_high=None, p_value=None, drift=None, threshold_used=threshold, verdict=INCONCLUSIVE)
         return out
@@ -196,6 +217,8 @@ def ratio_test(base: Sequence[float], cand: Sequence[float], threshold: float, c
     p = float(scipy.stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
     out.update(ci_low=lo, ci_high=hi, p_value=p)
     out["threshold_used"], out["verdict"] = decide(out, threshold)
+    if out["verdict"] == INCONCLUSIVE:
+        out["more_data"] = more_data(out, threshold)
     return out
 
 
@@ -206,8 +229,9 @@ def decide(res: dict[str, Any], threshold: float) -> tuple[float, str]:
     few near-independent values to bound anything). A level shift between
     runs is not evidence unless it clearly exceeds the drift inside them, so
     the practical bar is raised to ``DRIFT_FACTOR`` times the runs' own
-    drift; a ratio outside the requested band but inside the raised bar is
-    inconclusive, not unchanged.
+    drift. The same shift can hide a change, so runs that drift past the
+    requested band are never "unchanged" against it: a CI inside the raised
+    bar is inconclusive.
     """
     if res["ci_low"] is None:
         return threshold, INCONCLUSIVE
@@ -215,8 +239,8 @@ def decide(res: dict[str, Any], threshold: float) -> tuple[float, str]:
     if min(res["batches"]) < MIN_VERDICT_BATCHES:
         return used, INCONCLUSIVE
     v = verdict(res["ratio"], res["ci_low"], res["ci_high"], used)
-    if v == UNCHANGED and used > threshold and not 1 / (1 + threshold) <= res["ratio"] <= 1 + threshold:
-        v = INCONCLUSIVE  # a change the raised bar cannot judge is not "unchanged"
+    if v == UNCHANGED and used > threshold:
+        v = INCONCLUSIVE  # within the raised bar, not within the band the user asked for
     return used, v
 
 
@@ -224,24 +248,6 @@ def _drift(batches: np.ndarray) -> float:
     """Relative interquartile range of one run's batch medians: its own drift."""
     q25, q50, q75 = np.quantile(batches, [0.25, 0.5, 0.75])
     return float((q75 - q25) / q50) if q50 > 0 else math.inf
-
-
-def round_medians(samples: Sequence[float], round_ends: Sequence[int], skip_nan: bool = False) -> np.ndarray:
-    """Median of each round's samples (float64, shape ``(rounds,)``).
-
-    ``round_ends[r]`` is the sample count after round r. An empty round,
-    or one holding a NaN (a non-finite sample, stored as null), is NaN;
-    with ``skip_nan`` a round's NaNs are dropped first.
-    """
-    x = np.asarray(samples, dtype=float)
-    out, start = [], 0
-    for end in round_ends:
-        block = x[start:end]
-        if skip_nan:
-            block = block[np.isfinite(block)]
-        out.append(float(np.median(block)) if block.size else math.nan)
-        start = end
-    return np.array(out, dtype=float)
 
 
 def paired_test(
@@ -262,7 +268,7 @@ def paired_test(
     (overall medians), ``ratio``, ``ci_low``/``ci_high``, ``p_value``,
     ``rounds`` (pairs of rounds used), ``pairs`` and ``pair_ratios`` (worker
     pairs and each one's median ratio, when they are the unit),
-    ``threshold_used`` and ``verdict``.
+    ``threshold_used``, ``verdict`` and, when inconclusive, ``more_data``.
     """
     a, b = round_medians(base, base_ends), round_medians(cand, cand_ends)
     n = min(a.size, b.size)
@@ -276,18 +282,34 @@ def paired_test(
     groups = round_medians(d_all, process_ends, skip_nan=True) if process_ends else np.empty(0)
     groups = groups[np.isfinite(groups)]
     if groups.size >= MIN_PAIRS:
-        mean, lo, hi, p = trimmed_t(groups, confidence)
-        out.update(ratio=math.exp(mean), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p, pairs=int(groups.size), pair_ratios=[math.exp(g) for g in groups])
-        out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
-        return out
-    if d.size < 2:
+        out.update(pair_level(groups, confidence))
+    elif d.size < 2:
         out.update(ratio=math.exp(float(d[0])) if d.size else None, ci_low=None, ci_high=None, p_value=None, threshold_used=threshold, verdict=INCONCLUSIVE)
         return out
-    lo, hi = _stats.median_ci(d, confidence)
-    p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
-    out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
+    else:
+        lo, hi = _stats.median_ci(d, confidence)
+        p = float(scipy.stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+        out.update(ratio=math.exp(float(np.median(d))), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p)
     out["threshold_used"], out["verdict"] = decide_paired(out, threshold)
+    if out["verdict"] == INCONCLUSIVE:
+        out["more_data"] = more_data(out, threshold)
     return out
+
+
+def pair_level(log_ratios: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """The worker pair as the unit: ``log_ratios`` holds one log(candidate /
+    baseline) per pair (1-D float, at least ``MIN_PAIRS``). Returns ``ratio``
+    (exp of the 20 % trimmed mean), ``ci_low``/``ci_high`` and ``p_value``
+    (``trimmed_t``), ``pairs`` and ``pair_ratios``."""
+    mean, lo, hi, p = trimmed_t(log_ratios, confidence)
+    return {
+        "ratio": math.exp(mean),
+        "ci_low": math.exp(lo),
+        "ci_high": math.exp(hi),
+        "p_value": p,
+        "pairs": int(log_ratios.size),
+        "pair_ratios": [math.exp(g) for g in log_ratios],
+    }
 
 
 def trimmed_t(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
@@ -301,10 +323,15 @@ def trimmed_t(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, flo
     lim = (k / n + 1e-9,) * 2  # trim exactly k from each end
     m = float(scipy.stats.mstats.trimmed_mean(x, limits=lim))
     se = float(scipy.stats.mstats.trimmed_stde(x, limits=lim))
-    df = n - 2 * k - 1
+    df = _trimmed_df(n)
     q = float(scipy.stats.t.ppf(0.5 + confidence / 2, df))
     p = float(2 * scipy.stats.t.sf(abs(m) / se, df)) if se > 0 else (1.0 if m == 0 else 0.0)
     return m, m - q * se, m + q * se, p
+
+
+def _trimmed_df(n: int) -> int:
+    """Degrees of freedom of ``trimmed_t`` over ``n`` values: n - 2k - 1, k = int(TRIM * n) trimmed from each end."""
+    return n - 2 * int(TRIM * n) - 1
 
 
 def _nanmedian(x: Sequence[float]) -> float | None:
@@ -328,9 +355,103 @@ def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:
         return REGRESSED
     if hi < 1 and ratio < down:
         return IMPROVED
-    if down <= ratio <= up and ((lo >= down and hi <= up) or lo > 1 or hi < 1):
+    if down <= lo and hi <= up and down <= ratio <= up:
         return UNCHANGED
     return INCONCLUSIVE
+
+
+def ci_room(ratio: float, lo: float, hi: float, threshold: float) -> float:
+    """The factor the CI's extent about the ratio (log scale) must shrink by
+    for ``verdict`` to decide at ``threshold``, the ratio held: a ratio inside
+    the band needs the CI inside it (unchanged), one outside needs it off 1
+    (regressed / improved). At least 1 when the CI decides now, 0 when no
+    shrinking would (the ratio on the band's edge)."""
+    x, band = math.log(ratio), math.log1p(threshold)
+    above, below = max(math.log(hi) - x, 0.0), max(x - math.log(lo), 0.0)
+    if abs(x) < band:  # into the band
+        return min((band - x) / above if above else math.inf, (band + x) / below if below else math.inf)
+    return x / below if x > 0 and below else -x / above if x < 0 and above else math.inf  # off 1
+
+
+def data_factor(ratio: float, lo: float, hi: float, threshold: float) -> float:
+    """How many times the data would let ``verdict`` decide at ``threshold``,
+    if the ratio held and the CI shrank as 1/sqrt(n) about it, with
+    ``POWER_MARGIN`` (80 % power) over the break-even point (``ci_room``).
+    1.0 when the CI decides now, ``math.inf`` when no amount would."""
+    room = ci_room(ratio, lo, hi, threshold)
+    return 1.0 if room >= 1 else math.inf if room <= 0 else POWER_MARGIN / room**2
+
+
+def pairs_needed(pairs: int, room: float, confidence: float = CONFIDENCE) -> int | None:
+    """The fewest worker pairs whose trimmed t interval (``trimmed_t``) would
+    decide with 80 % power, from ``pairs`` pairs whose CI must shrink by
+    ``room`` (``ci_room``): the half-width is t(df) times a standard error
+    that falls as 1/sqrt(pairs), and t(df) itself falls as pairs are added.
+    None past ``MAX_DATA_FACTOR`` times the pairs."""
+    if room <= 0:
+        return None
+    z = scipy.stats.norm.isf(0.2)
+
+    def q(n: int) -> float:
+        return float(scipy.stats.t.ppf(0.5 + confidence / 2, _trimmed_df(n)))
+
+    for n in range(pairs + 1, int(MAX_DATA_FACTOR * pairs) + 1):
+        if (q(n) + z) / q(pairs) * math.sqrt(pairs / n) <= room:
+            return n
+    return None
+
+
+def more_data(res: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """What would decide an inconclusive ``ratio_test``, ``paired_test`` or
+    ``compile_test`` result at ``threshold``: ``factor`` (times the data;
+    None when a fixed minimum is missing, or past ``MAX_DATA_FACTOR``),
+    ``unit`` (``samples`` per run, ``rounds``, or worker ``pairs``),
+    ``count`` (that many of the unit; for pairs also ``rounds``) and
+    ``text`` (one line).
+
+    ``factor`` is ``data_factor`` at ``threshold``. Where the drift guard
+    raised the bar (separate runs), the runs' spread must also shrink below
+    what the ratio needs (``threshold``, or the ratio's own distance from 1),
+    which longer batches give only as far as that spread is sampling noise
+    rather than drift: the text says so.
+    """
+    out: dict[str, Any] = {"factor": None, "unit": None, "count": None}
+    if res.get("ratio") is None or res.get("ci_low") is None:
+        return out | {"text": "no ratio or CI to scale"}
+    if res.get("rounds") is not None and res["rounds"] < MIN_PAIRED_ROUNDS:
+        return out | {"unit": "rounds", "count": MIN_PAIRED_ROUNDS, "text": f"a verdict needs at least {MIN_PAIRED_ROUNDS} rounds"}
+    if res.get("batches") and min(res["batches"]) < MIN_VERDICT_BATCHES:
+        need = MIN_VERDICT_BATCHES * MIN_BATCH
+        return out | {"unit": "samples", "count": need, "text": f"a verdict needs at least {need} samples per run"}
+    pct, caveat = f"±{100 * threshold:g} %", ""
+    if res.get("pairs"):  # the trimmed t interval over pairs
+        pairs = pairs_needed(res["pairs"], ci_room(res["ratio"], res["ci_low"], res["ci_high"], threshold))
+        if pairs is None:
+            return out | {"text": f"more than {MAX_DATA_FACTOR:g}× the worker pairs would be needed: a ratio this near the {pct} edge cannot be resolved"}
+        factor = pairs / res["pairs"]
+        rounds = pairs * math.ceil(res["rounds"] / res["pairs"]) if res.get("rounds") else None
+        how = f"--pairs {pairs}" + (f" --rounds {rounds}" if rounds else "")
+        text = f"about {factor:.1f}× the worker pairs ({how}) would likely decide at {pct}"
+        return out | {"factor": factor, "unit": "pairs", "count": pairs, "rounds": rounds, "text": text}
+    factor = data_factor(res["ratio"], res["ci_low"], res["ci_high"], threshold)
+    raised = res.get("threshold_used") is not None and res["threshold_used"] > threshold
+    if raised:  # the bar must come down to what the ratio needs
+        r = res["ratio"]
+        need = threshold if 1 / (1 + threshold) <= r <= 1 + threshold else max(r, 1 / r) - 1
+        factor = max(factor, POWER_MARGIN * (DRIFT_FACTOR * res["drift"] / need) ** 2)
+        caveat = " if the runs' spread is noise, not drift (else nnbench ab, which pairs the sides in time)"
+    if factor > MAX_DATA_FACTOR:
+        if raised:
+            why = f"runs drifting {100 * res['drift']:.0f} % within themselves cannot be resolved at {pct} (nnbench ab pairs the two sides in time)"
+        else:
+            why = f"a ratio this near the {pct} edge cannot be resolved"
+        return out | {"text": f"more than {MAX_DATA_FACTOR:g}× the data would be needed: {why}"}
+    if res.get("rounds") is not None:
+        rounds = math.ceil(factor * res["rounds"])
+        return out | {"factor": factor, "unit": "rounds", "count": rounds, "text": f"about {factor:.1f}× the rounds ({rounds}) would likely decide at {pct}"}
+    samples = math.ceil(factor * max(res["n"]))
+    text = f"about {factor:.1f}× the samples (~{samples} per run) would likely decide at {pct}{caveat}"
+    return out | {"factor": factor, "unit": "samples", "count": samples, "text": text}
 
 
 def _get(rec: dict[str, Any], path: Sequence[str]) -> Any:
@@ -354,17 +475,32 @@ def _raw(values: list) -> list[float]:
     return [float(v) if isinstance(v, (int, float)) else math.nan for v in values]
 
 
-def _single(base: float, cand: float, threshold: float) -> dict[str, Any]:
+def _single(base: float, cand: float) -> dict[str, Any]:
+    """One sample per side: the ratio, no verdict (``UNTESTED``)."""
     ratio = cand / base if base > 0 else None
-    if ratio is None:
-        v = INCONCLUSIVE
-    elif ratio > 1 + threshold:
-        v = REGRESSED
-    elif ratio < 1 / (1 + threshold):
-        v = IMPROVED
-    else:
-        v = UNCHANGED
-    return {"base": base, "cand": cand, "ratio": ratio, "ci_low": None, "ci_high": None, "p_value": None, "verdict": v}
+    return {"base": base, "cand": cand, "ratio": ratio, "ci_low": None, "ci_high": None, "p_value": None, "verdict": UNTESTED}
+
+
+def _per_process(rec: dict[str, Any], key: str) -> list[float]:
+    """One compile stage's seconds in each worker process of a merged ``ab`` record (``compile.per_process``)."""
+    procs = _get(rec, ("compile", "per_process"))
+    return [_get(p, (key,)) for p in procs] if isinstance(procs, list) else []
+
+
+def compile_test(base: Sequence[Any], cand: Sequence[Any], threshold: float, confidence: float = CONFIDENCE) -> dict[str, Any] | None:
+    """One compile stage over worker pairs: ``base[j]``/``cand[j]`` are pair
+    j's cold-compile seconds on each side. The ``pair_level`` result with
+    ``base``/``cand`` (medians), ``threshold_used`` and ``verdict``; None
+    when fewer than ``MIN_PAIRS`` pairs have a positive time on both sides."""
+    ok = [(a, b) for a, b in zip(base, cand, strict=False) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0]
+    if len(base) != len(cand) or len(ok) < MIN_PAIRS:
+        return None
+    a, b = (np.array(x, dtype=float) for x in zip(*ok, strict=True))
+    out = {"base": float(np.median(a)), "cand": float(np.median(b)), **pair_level(np.log(b) - np.log(a), confidence), "threshold_used": threshold}
+    out["verdict"] = verdict(out["ratio"], out["ci_low"], out["ci_high"], threshold)
+    if out["verdict"] == INCONCLUSIVE:
+        out["more_data"] = more_data(out, threshold)
+    return out
 
 
 def _exact(base: float, cand: float, tolerance: float) -> dict[str, Any]:
@@ -385,7 +521,10 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
 
     ``paired``: the runs were sampled in alternating rounds (``nnbench
     ab``); step time and dispatch are compared round by round
-    (``paired_test``, rounds read from ``time.round_ends``).
+    (``paired_test``, rounds read from ``time.round_ends``), compile stages
+    pair by pair where the records keep each process's (``compile_test``).
+    The case's verdict is the first of regressed, improved, inconclusive
+    among its metrics, else unchanged (``untested`` metrics do not count).
     """
     out: dict[str, Any] = {"id": base["id"], "case": base["case"], "base_status": base["status"], "cand_status": cand["status"], "metrics": {}}
     if base["status"] != "ok" or cand["status"] != "ok":
@@ -400,6 +539,9 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
             out["note"] = f"{base['status']} in both runs"
         return out
     m = out["metrics"]
+    unstable = {side: _stats.stability(r["time"]) for side, r in (("baseline", base), ("candidate", cand)) if isinstance(r.get("time"), dict)}
+    if any(unstable.values()):
+        out["unstable"] = {side: why for side, why in unstable.items() if why}  # the step-time verdict is read with this
     for name, path, key in SAMPLED:
         a, b = (_samples(_get(r, path)) for r in (base, cand))
         th = getattr(thresholds, key)
@@ -412,8 +554,12 @@ def compare_records(base: dict[str, Any], cand: dict[str, Any], thresholds: Thre
             m[name] = dict(ratio_test(a, b, th), kind="sampled", threshold=th)
     for name, path, key in SINGLE:
         a, b = _get(base, path), _get(cand, path)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            m[name] = dict(_single(a, b, getattr(thresholds, key)), kind="single", threshold=getattr(thresholds, key))
+        th = getattr(thresholds, key)
+        tested = compile_test(_per_process(base, path[-1]), _per_process(cand, path[-1]), th) if paired else None
+        if tested:
+            m[name] = dict(tested, kind="pairs", threshold=th)
+        elif isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            m[name] = dict(_single(a, b), kind="single", threshold=th)
     for name, path in EXACT:
         a, b = _get(base, path), _get(cand, path)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)):

@@ -112,16 +112,160 @@ def hlo_op_histogram(hlo_text: str) -> dict[str, int]:
     return dict(sorted(collections.Counter(_HLO_INSTR.findall(hlo_text)).items()))
 
 
-def _cost(compiled) -> dict[str, float]:
-    cost = compiled.cost_analysis()
-    if isinstance(cost, (list, tuple)):  # older jax returned one dict per device
-        cost = cost[0] if cost else {}
-    cost = cost or {}
-    return {
-        "flops": float(cost.get("flops", 0.0)),
-        "bytes_accessed": float(cost.get("bytes accessed", 0.0)),
-        "transcendentals": float(cost.get("transcendentals", 0.0)),
-    }
+COST_KEYS = ("flops", "bytes_accessed", "transcendentals")
+
+
+def _cost_of(analysis) -> dict[str, float]:
+    """``{"flops", "bytes_accessed", "transcendentals"}`` from a ``cost_analysis()`` result."""
+    if isinstance(analysis, (list, tuple)):  # older jax returned one dict per device
+        analysis = analysis[0] if analysis else {}
+    analysis = analysis or {}
+    return {k: float(analysis.get(k.replace("_", " "), 0.0)) for k in COST_KEYS}
+
+
+class LoopCounter:
+    """Every iteration of every loop in a traced program, counted.
+
+    XLA's ``cost_analysis()`` walks each ``while`` body once, so a program
+    whose work sits in a ``scan`` (an RNN over time, a scanned layer stack)
+    reads as one iteration's work. ``extra(jaxpr)`` walks the traced jaxpr
+    and, for every ``scan`` equation, adds the iterations XLA's count left
+    out: ``length`` copies of the body's full cost minus the copies the
+    program's count already holds (one ``while`` body of ``unroll`` copies
+    plus the straight-line remainder, as ``jax.lax.scan`` lowers it). A
+    body's cost is XLA's count of the body traced on its own
+    (``jaxpr_as_fun`` over its input avals), lowered or compiled as
+    ``compile`` says, plus its own nested loops; it recurses through every
+    sub-jaxpr (``jit``, ``custom_jvp_call``, ``custom_vjp_call``,
+    ``checkpoint``, ``shard_map``, ``cond`` branches by their most costly).
+
+    ``devices``: the devices an SPMD-partitioned program spans. XLA's count
+    of such a program is one device's share, while a body outside
+    ``shard_map`` is traced with global shapes: its count is divided by
+    ``devices`` (an even split of the loop's work); only for compiled
+    counts, a lowered program is not yet partitioned. A body inside
+    ``shard_map`` has per-device shapes and may use the mesh's axes: it is
+    costed under a ``shard_map`` over the same mesh (inputs and outputs
+    replicated, unchecked), one device's program.
+
+    After a walk: ``scans`` (scan equations seen), ``unbounded`` (``while``
+    loops with no static trip count: their bodies are counted once, so the
+    total is a lower bound) and ``uncounted`` (scans whose body JAX could not
+    trace or compile on its own: counted once, also a lower bound).
+    """
+
+    def __init__(self, compile: bool = True, devices: int = 1):
+        self.compile = compile
+        self.split = devices if compile else 1
+        self._meshes: list[Any] = []  # enclosing shard_maps' meshes: per-device shapes
+        self.scans = 0
+        self.unbounded = 0
+        self.uncounted = 0
+        self._bodies: dict[int, dict[str, float] | None] = {}
+
+    def extra(self, jaxpr) -> dict[str, float]:
+        """Cost the program's own count of ``jaxpr`` leaves out (every key of ``COST_KEYS``)."""
+        if isinstance(jaxpr, jex.ClosedJaxpr):
+            jaxpr = jaxpr.jaxpr
+        total = dict.fromkeys(COST_KEYS, 0.0)
+        for eqn in jaxpr.eqns:
+            name = eqn.primitive.name
+            if name == "scan":
+                part = self._scan(eqn.params)
+            elif name == "cond":
+                parts = [self.extra(b) for b in eqn.params["branches"]]
+                part = max(parts, key=lambda c: c["flops"]) if parts else {}
+            elif name == "shard_map":
+                self._meshes.append(eqn.params["mesh"])
+                part = self.extra(eqn.params["jaxpr"])
+                self._meshes.pop()
+            else:
+                if name == "while":
+                    self.unbounded += 1
+                part = dict.fromkeys(COST_KEYS, 0.0)
+                for value in eqn.params.values():
+                    for sub in _subjaxprs(value):
+                        _add(part, self.extra(sub))
+            _add(total, part)
+        return total
+
+    def _scan(self, params: dict[str, Any]) -> dict[str, float]:
+        self.scans += 1
+        body = params["jaxpr"]
+        once = self._body_cost(body)
+        nested = self.extra(body)
+        if once is None:
+            self.uncounted += 1
+            return nested
+        length = int(params["length"])
+        copies = _scan_copies(length, int(params["unroll"]))
+        share = 1 if self._meshes else self.split
+        return {k: length * (once[k] / share + nested[k]) - copies * once[k] / share for k in COST_KEYS}
+
+    def _body_cost(self, body) -> dict[str, float] | None:
+        key = id(body)
+        if key not in self._bodies:
+            try:
+                args = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in body.in_avals]
+                fn = jex.jaxpr_as_fun(body)
+                if self._meshes:
+                    fn = jax.shard_map(fn, mesh=self._meshes[-1], in_specs=jax.P(), out_specs=jax.P(), check_vma=False)
+                lowered = jax.jit(fn).trace(*args).lower()
+                self._bodies[key] = _cost_of(lowered.compile().cost_analysis() if self.compile else lowered.cost_analysis())
+            except Exception:  # noqa: BLE001 - a body that cannot stand alone: counted once, flagged
+                self._bodies[key] = None
+        return self._bodies[key]
+
+
+def _add(total: dict[str, float], part: dict[str, float]) -> None:
+    for k, v in part.items():
+        total[k] += v
+
+
+def _scan_copies(length: int, unroll: int) -> int:
+    """Copies of a scan body XLA's count holds (``jax.lax.scan``'s lowering):
+    a ``while`` body of ``unroll`` copies (counted once) plus the remainder
+    unrolled in straight-line code; fully unrolled when ``unroll`` covers
+    ``length`` in one trip (or is 0)."""
+    if unroll <= 0:
+        return length
+    trips, rest = divmod(length, unroll)
+    if unroll != 1 and trips == 1 and rest == 0:
+        return length
+    return (unroll if trips else 0) + rest
+
+
+def program_cost(jaxpr, analysis, compile: bool = True, devices: int = 1) -> dict[str, Any]:
+    """XLA's cost of a whole program with every loop iteration counted.
+
+    ``analysis``: the program's own ``cost_analysis()`` (``Compiled`` or
+    ``Lowered``), whose loop bodies count once; ``jaxpr``: the program's
+    traced jaxpr; ``compile``: cost loop bodies compiled (as the program
+    was) or only lowered; ``devices``: the devices a compiled program spans
+    (``program_devices``): XLA counts one device's share of an SPMD
+    program. Returns ``flops``, ``bytes_accessed`` and ``transcendentals``
+    over every iteration (one device's share where ``devices`` > 1); the
+    same three as XLA reported them under ``*_loop_bodies_once``; ``loops``:
+    ``{"scans", "unbounded", "uncounted"}`` (see ``LoopCounter``);
+    ``lower_bound`` (true when an unbounded or uncounted loop makes the
+    totals a lower bound) and ``devices``.
+    """
+    once = _cost_of(analysis)
+    counter = LoopCounter(compile, devices)
+    extra = counter.extra(jaxpr)
+    out: dict[str, Any] = {k: once[k] + extra[k] for k in COST_KEYS}
+    out.update({f"{k}_loop_bodies_once": once[k] for k in COST_KEYS})
+    out["loops"] = {"scans": counter.scans, "unbounded": counter.unbounded, "uncounted": counter.uncounted}
+    out["lower_bound"] = bool(counter.unbounded or counter.uncounted)
+    out["devices"] = devices
+    return out
+
+
+def program_devices(compiled) -> int:
+    """How many devices a compiled program spans: the largest device set of
+    its input and output shardings (1 for a single-device program)."""
+    shardings = jax.tree_util.tree_leaves((compiled.input_shardings, compiled.output_shardings))
+    return max((len(s.device_set) for s in shardings if hasattr(s, "device_set")), default=1)
 
 
 def _memory(compiled) -> dict[str, int | None]:
@@ -155,7 +299,9 @@ def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, fl
     The executable lands in the same cache the jitted callable uses, so the
     first real call afterwards does not compile again.
 
-    Returns ``(compiled, compile_info, cost, memory)``.
+    Returns ``(compiled, compile_info, cost, memory)``; ``cost`` is
+    ``program_cost``'s (every loop iteration counted; loop bodies are
+    compiled on their own after the timed stages).
     """
     jax.clear_caches()
     with EventLog() as trace_log:
@@ -170,18 +316,20 @@ def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, fl
         t3 = time.perf_counter()
     hlo = compiled.as_text() or ""
     histogram = hlo_op_histogram(hlo)
+    jaxpr = _jaxpr_of(traced)
     info = {
         "trace_s": t1 - t0,
         "lower_s": t2 - t1,
         "compile_s": t3 - t2,
         "total_s": t3 - t0,
-        "jaxpr_eqns": count_jaxpr_eqns(_jaxpr_of(traced)),
+        "jaxpr_eqns": count_jaxpr_eqns(jaxpr),
         "hlo_ops": sum(histogram.values()),
         "hlo_op_histogram": histogram,
         "events": jax_events(trace_log, lower_log, compile_log),
         "persistent_cache": cache_result(compile_log),
     }
-    return compiled, info, _cost(compiled), _memory(compiled)
+    cost = program_cost(jaxpr, compiled.cost_analysis(), devices=program_devices(compiled))
+    return compiled, info, cost, _memory(compiled)
 
 
 def jax_events(trace_log: EventLog, lower_log: EventLog, compile_log: EventLog) -> dict[str, Any]:

@@ -179,7 +179,7 @@ def prepare(
     check_finite(out, "first call")
     del out
     return Prepared(
-        lane=Lane(step, args, carry),
+        lane=Lane(step, args, carry, calls=1),  # the first call, above
         compile_info=info,
         cost=cost,
         memory=memory,
@@ -221,6 +221,8 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             **stats,
             "first_call_s": p.first_call_s,
             "warmup_calls": lane.warmup_calls,
+            "calls_per_sample": lane.calls_per_sample,
+            "rewarm_calls": lane.rewarm_calls,
             "steady": lane.steady,
             "stop_reason": stop_reason,
             "policy": dataclasses.asdict(policy),
@@ -228,13 +230,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "round_ends": lane.round_ends,
         },
         "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": _ns(lane.dispatch_s)},
-        "work": {
-            "xla_flops": p.cost["flops"],
-            "xla_bytes_accessed": p.cost["bytes_accessed"],
-            "xla_transcendentals": p.cost["transcendentals"],
-            "model_flops": p.model_flops,
-            "peak_flops_per_s": _flops.peak_flops(jax.devices()[0].device_kind, p.dtype),
-        },
+        "work": _work(p),
         "memory": {
             **{f"compiled_{k}": v for k, v in p.memory.items()},
             "rss_growth_bytes": p.rss_growth_bytes,
@@ -247,19 +243,52 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
     return record
 
 
+def _work(p: Prepared) -> dict[str, Any]:
+    """A record's ``work``: XLA's counts of the compiled program, every loop
+    iteration included (``_compile.program_cost``; for a program on N
+    devices one device's share, as XLA counts an SPMD program), XLA's own
+    loop-bodies-once figures beside them, the analytic model FLOPs of the
+    whole step (all devices; optimizer update excluded, see
+    ``layers._flops``), the devices the program spans and one device's peak."""
+    c = p.cost
+    work: dict[str, Any] = {"devices": c.get("devices", 1)}
+    for key in _compile.COST_KEYS:
+        work[f"xla_{key}"] = c[key]
+        work[f"xla_{key}_loop_bodies_once"] = c.get(f"{key}_loop_bodies_once", c[key])
+    work["xla_loops"] = c.get("loops")
+    work["xla_lower_bound"] = c.get("lower_bound", False)
+    work["model_flops"] = p.model_flops
+    work["peak_flops_per_s"] = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
+    return work
+
+
 def _set_rates(record: dict[str, Any]) -> None:
-    """FLOP/s, MFU, HFU and items/s of a record, from its median step time."""
+    """FLOP/s, MFU, HFU and items/s of a record, from its median step time.
+
+    On N devices (``work.devices``): model FLOP/s of the whole step and per
+    device, XLA FLOP/s per device (its count is one device's) and in total,
+    and MFU and HFU against the N devices' combined peak
+    (``peak_flops_per_s_total``), so the two agree on what 100 % means.
+    """
     median, work, tp = record["time"]["median"], record["work"], record["throughput"]
+    n = work.get("devices") or 1
     peak = work["peak_flops_per_s"]
     achieved = work["model_flops"] / median if work["model_flops"] and median > 0 else None
-    hw_achieved = work["xla_flops"] / median if work["xla_flops"] and median > 0 else None
+    hw_device = work["xla_flops"] / median if work["xla_flops"] and median > 0 else None
+    hw_total = n * work["xla_flops"] if work["xla_flops"] else None
     work.update(
+        peak_flops_per_s_total=n * peak if peak else None,
         achieved_flops_per_s=achieved,
-        hw_flops_per_s=hw_achieved,
-        mfu=achieved / peak if achieved is not None and peak else None,
-        hfu=hw_achieved / peak if hw_achieved is not None and peak else None,
+        achieved_flops_per_s_per_device=achieved / n if achieved is not None else None,
+        hw_flops_per_s=hw_device * n if hw_device is not None else None,
+        hw_flops_per_s_per_device=hw_device,
+        mfu=_flops.utilisation(work["model_flops"], median, peak, n),
+        hfu=_flops.utilisation(hw_total, median, peak, n),
     )
     tp["items_per_s"] = tp["items_per_step"] / median if tp["items_per_step"] and median > 0 else None
+
+
+COMPILE_STAGES = ("trace_s", "lower_s", "compile_s")  # a cold compile's stage seconds, kept per process by merge_processes
 
 
 def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -267,8 +296,11 @@ def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     (``nnbench ab --pairs``): samples, dispatch samples and round ends
     concatenated, ``time.process_ends`` the round count after each
     process, summaries and rates recomputed from all samples. Compile,
-    memory and parity are the first process's. The first record that is
-    not ok is returned as it is.
+    memory and parity are the first process's, plus
+    ``compile.per_process``: each process's cold-compile stage seconds
+    (``{"trace_s", "lower_s", "compile_s"}``, in process order), the samples
+    ``nnbench ab`` compares compile time on. The first record that is not ok
+    is returned as it is.
     """
     for r in records:
         if r["status"] != "ok":
@@ -284,7 +316,8 @@ def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["time"].update(_stats.summarize(samples), samples_s=samples, round_ends=ends, process_ends=process_ends)
     out["time"]["steady"] = all(r["time"]["steady"] for r in records)
     out["dispatch"].update(_stats.summarize(dispatch), samples_s=dispatch)
-    out["compile"] = dict(out["compile"], recompiles=sum(r["compile"]["recompiles"] for r in records))
+    per_process = [{k: r["compile"].get(k) for k in COMPILE_STAGES} for r in records]
+    out["compile"] = dict(out["compile"], recompiles=sum(r["compile"]["recompiles"] for r in records), per_process=per_process)
     _set_rates(out)
     return out
 

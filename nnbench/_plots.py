@@ -5,8 +5,10 @@ no network), a figure rendered to PNG bytes, and a PNG embedded in HTML as a
 from __future__ import annotations
 
 import base64
-import html
 import io
+import warnings
+
+from nnbench import _escape
 
 # Text properties for names that come from run files: drawn literally, as a
 # ``$`` in one must not start mathtext (which can fail to parse and abort the
@@ -15,7 +17,9 @@ LITERAL = {"parse_math": False}
 
 
 def short(text: str, most: int = 32) -> str:
-    """``text`` cut to ``most`` characters (with ``…``): a plot's label, not its record."""
+    """``text`` cut to ``most`` characters (with ``…``), control characters
+    shown (``_escape.label``): a plot's label, not its record."""
+    text = _escape.label(text)
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
@@ -30,9 +34,11 @@ def pyplot():
 
 
 def png(fig) -> bytes:
-    """Render ``fig`` (tight layout) to PNG bytes and close it."""
+    """Render ``fig`` (tight layout where the labels let it fit) to PNG bytes and close it."""
     plt = pyplot()
-    fig.tight_layout()
+    with warnings.catch_warnings():  # names from run files can be longer than any margin: drawn as they are, no warning
+        warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+        fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
@@ -44,6 +50,7 @@ def legend(ax, **kwargs):
     box = ax.legend(**kwargs)
     for text in box.get_texts():
         text.set_parse_math(False)
+        text.set_text(_escape.label(text.get_text()))
     return box
 
 
@@ -51,4 +58,4 @@ def img_tag(data: bytes | None, alt: str) -> str:
     """An ``<img>`` holding ``data`` as a ``data:`` URI; ``""`` when there is no plot."""
     if not data:
         return ""
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+    return f"<img alt='{_escape.html(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"

@@ -684,10 +684,12 @@ def _full_summary(run_path: str | os.PathLike, record: dict[str, Any]) -> dict[s
     """The full ``summary.json`` of a record's profile, or the record's own
     (top ops only) when the file is not beside the run file any more."""
     prof = record["profile"]
-    path = Path(run_path).parent / prof.get("summary", "")
+    name = prof.get("summary")
+    if not isinstance(name, str) or not name or os.path.isabs(name) or ".." in Path(name).parts:
+        return prof  # a run file names its summaries relative to itself, never elsewhere
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_summary(Path(run_path).parent / name)
+    except ProfileFileError:
         return prof
 
 
@@ -697,19 +699,24 @@ class ProfileFileError(ValueError):
 
 def load_summary(path: str | os.PathLike) -> dict[str, Any]:
     """A ``summary.json``: the file itself, a session folder holding it, or a
-    case log folder (its newest session)."""
+    case log folder (its newest session). Read as every input is
+    (``_results.read_json``: regular files only, size-capped, strict JSON)
+    and checked against the run schema's ``profile_summary``."""
+    from nnbench import _results
+
     p = Path(path)
     if p.is_dir():
         sessions = sorted((p / "plugins" / "profile").glob("*/" + SUMMARY_FILE))
         p = p / SUMMARY_FILE if (p / SUMMARY_FILE).exists() else (sessions[-1] if sessions else p / SUMMARY_FILE)
     try:
-        data = json.loads(p.read_text())
-    except OSError as e:
-        raise ProfileFileError(f"{path}: no profile summary ({e.strerror or e})") from None
-    except ValueError:
-        raise ProfileFileError(f"{path}: not a profile summary (invalid JSON)") from None
+        data = _results.read_json(p, "profile summary")
+    except _results.RunFileError as e:
+        raise ProfileFileError(f"{path}: no profile summary ({e})" if p != Path(path) else str(e)) from None
     if not isinstance(data, dict) or not isinstance(data.get("ops"), list):
         raise ProfileFileError(f"{path}: not a profile summary (no 'ops' list)")
+    problem = _results.schema_problem(data, "profile_summary")
+    if problem:
+        raise ProfileFileError(f"{path}: not a profile summary ({problem})")
     return data
 
 

@@ -5,13 +5,12 @@ A report reads records; it never measures.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import layers
-from nnbench import _plots, _scaling_report
+from nnbench import _escape, _plots, _scaling_report, _stats
 from nnbench._cases import Case
 
 STYLE_ORDER = list(layers.STYLES)
@@ -62,10 +61,51 @@ def _grid(records: Sequence[dict[str, Any]], cell_of: Callable[[dict[str, Any]],
 def side_by_side(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """Rows per case group (layer/mode/size/dtype), one cell per style.
 
-    Each cell: ``{"median", "ci_low", "ci_high", "ratio"}`` (ratio to the
-    ``jax`` style's median in the same group) or ``{"status", "error"}``.
+    Each cell: ``{"median", "ci_low", "ci_high", "unstable", "ratio",
+    "ratio_ci", "ratio_unstable"}`` or ``{"status", "error"}``. ``ratio`` is
+    to the ``jax`` style of the same group: the median over rounds of the
+    two cases' per-round ratio (they were timed interleaved, so a round's
+    machine state cancels; ``_stats.paired_ratio``), with its 95 % CI
+    ``ratio_ci``; the plain ratio of medians where the rounds are too few.
+    ``unstable`` lists why the cell's own median is not one number
+    (``_stats.stability``); ``ratio_unstable`` is true when the ratio's CI
+    is wider than ±``_stats.RATIO_CI_LIMIT`` or either case never steadied
+    or had too few rounds (a level that moved with the machine in both
+    cases alike cancels in the paired ratio).
     """
-    return _grid(records, lambda r: {k: r["time"][k] for k in ("median", "ci_low", "ci_high")}, "median")
+    times = {r["id"]: r["time"] for r in records if r["status"] == "ok"}
+
+    def cell(r: dict[str, Any]) -> dict[str, Any]:
+        return {**{k: r["time"][k] for k in ("median", "ci_low", "ci_high")}, "id": r["id"], "unstable": _stats.stability(r["time"])}
+
+    styles, rows = _grid(records, cell, "median")
+    for row in rows:
+        ref = row["cells"].get("jax")
+        for c in row["cells"].values():
+            if "median" not in c:
+                continue
+            if ref is None or "median" not in ref:
+                c["ratio_unstable"] = bool(c["unstable"])
+                continue
+            paired = (1.0, 1.0, 1.0) if c is ref else _stats.paired_ratio(times[ref["id"]], times[c["id"]])
+            if paired is not None:
+                c["ratio"], c["ratio_ci"] = paired[0], paired[1:]
+            # The paired ratio cancels what moved both cases' levels: judged by its own CI (and by cases warm-up never steadied).
+            unsteady = any(w in ("not steady", "few rounds") for w in c["unstable"] + ref["unstable"])
+            c["ratio_unstable"] = bool(unsteady or _stats.ratio_unstable(paired))
+    return styles, rows
+
+
+UNSTABLE_MARK = "†"
+UNSTABLE_NOTE = (
+    f"{UNSTABLE_MARK} unstable: the ratio's 95 % CI over rounds is wider than ±{100 * _stats.RATIO_CI_LIMIT:g} %, "
+    "or a case never reached steady state or had too few rounds: read it as a range, not a number "
+    "(the per-case table's stability column says why)"
+)
+
+
+def any_unstable(rows: Sequence[dict[str, Any]]) -> bool:
+    return any(c.get("ratio_unstable") for row in rows for c in row["cells"].values())
 
 
 def memory_side_by_side(records: Sequence[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -80,7 +120,8 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
     if "median" not in cell:
         return cell["status"]
     ratio = f" ×{cell['ratio']:.2f}" if cell.get("ratio") is not None else ""
-    return f"{fmt_time(cell['median'])}{ratio}"
+    mark = UNSTABLE_MARK if cell.get("ratio_unstable") else ""
+    return f"{fmt_time(cell['median'])}{ratio}{mark}"
 
 
 def _mfu_text(r: dict[str, Any]) -> str:
@@ -132,6 +173,7 @@ def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                 "95% CI": f"{fmt_time(t['ci_low'])} – {fmt_time(t['ci_high'])}",
                 "±CI": f"{50 * (t['ci_high'] - t['ci_low']) / t['median']:.1f} %",
                 "CV": f"{100 * t['cv']:.1f} %",
+                "stability": ", ".join(_stats.stability(t)) or "ok",
                 "n": str(t["n"]),
                 "dispatch ±CI": _pm_text(d),
                 "dispatch (95% CI)": _ci_text(d),
@@ -152,6 +194,62 @@ def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return rows
 
 
+def run_note(run: dict[str, Any]) -> str | None:
+    """What a reader must know before the tables: the run has not finished
+    (killed, or still running), or it holds no records; else None."""
+    n = len(run["records"])
+    if run.get("finished") is None:
+        return f"unfinished run: {n} case{'' if n == 1 else 's'} recorded, no end time (killed, or still running; nnbench run --resume completes it)"
+    return None if n else "this run holds no records"
+
+
+WORK_CONVENTION = (
+    "MFU: analytic model FLOPs (train: forward, loss and the parameters' gradients; the optimizer update not counted) "
+    "÷ step time ÷ the peak of all the case's devices; HFU: XLA's count of the compiled program (every loop iteration, "
+    "fusion recompute included) ÷ the same peak"
+)
+
+
+def gate_notes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """What the parity gate resolved, per dtype among ``records``: the
+    tolerance every style met against raw JAX (largest ``|a - b| / (1 +
+    |a|)`` over outputs, loss, gradients and state), the float32 gate of a
+    lower-precision case, and how many timed steps were compared on their
+    own outputs."""
+
+    def span(values: list[float]) -> str:
+        lo, hi = min(values), max(values)
+        return f"{lo:.2g}" if lo == hi else f"{lo:.2g}–{hi:.2g}"
+
+    by_dtype: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if isinstance(r.get("parity"), dict) and r["parity"].get("limit") is not None:
+            by_dtype.setdefault(r["case"]["dtype"], []).append(r["parity"])
+    notes = []
+    for dtype, gates in sorted(by_dtype.items()):
+        steps = sum(1 for g in gates if isinstance(g.get("step"), dict) and g["step"].get("ok") is not None)
+        text = f"parity gate, {dtype}: every style within {span([g['limit'] for g in gates])} of raw JAX from the same weights"
+        f32 = [g["float32"]["limit"] for g in gates if isinstance(g.get("float32"), dict)]
+        if f32:
+            text += f", and the same code in float32 within {span(f32)} (resolves a 5 % change of one weight tensor)"
+        notes.append(f"{text}; {steps} of {len(gates)} timed steps also matched raw JAX's step on their own outputs")
+    return notes
+
+
+def work_notes(records: Sequence[dict[str, Any]]) -> list[str]:
+    """What MFU and HFU count, then, per catalog layer in ``records`` whose
+    model FLOPs depart from XLA's count, the entry's ``flops_note``."""
+    notes = [WORK_CONVENTION, *gate_notes(records)]
+    for name in sorted({r["case"]["layer"] for r in records if r.get("case", {}).get("layer")}):
+        try:
+            note = layers.get(name).flops_note
+        except KeyError:  # a user's case, or a layer this checkout lacks
+            continue
+        if note:
+            notes.append(f"{name}: {note}")
+    return notes
+
+
 def env_summary(run: dict[str, Any]) -> str:
     env = run["env"]
     v = env.get("versions", {})
@@ -166,10 +264,13 @@ def env_summary(run: dict[str, Any]) -> str:
 
 
 def print_run(run: dict[str, Any], console) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
+    escape = _escape.term  # every string from the run file: control characters shown, markup inert
+
     records = run["records"]
+    if run_note(run):
+        console.print(f"[yellow]{escape(run_note(run))}[/yellow]", highlight=False)
     styles, rows = side_by_side(records)
     table = Table(title="median step time per style (× ratio to jax)", title_justify="left")
     table.add_column("layer/mode/size/dtype")
@@ -178,6 +279,8 @@ def print_run(run: dict[str, Any], console) -> None:
     for row in rows:  # names come from run files: escaped, never markup
         table.add_row(escape(row["group"]), *(escape(_cell_text(row["cells"].get(s))) for s in styles))
     console.print(table)
+    if any_unstable(rows):
+        console.print(f"[dim]{escape(UNSTABLE_NOTE)}[/dim]", highlight=False)
     _scaling_report.print_table(records, console)
 
     details = detail_rows(records)
@@ -198,11 +301,13 @@ def print_run(run: dict[str, Any], console) -> None:
         for col in OVERHEAD_COLUMNS:
             ot.add_column(col, justify="left" if col in ("mode", "style") else "right")
         for row in overhead:
-            ot.add_row(*(row[c] for c in OVERHEAD_COLUMNS))
+            ot.add_row(*(escape(row[c]) for c in OVERHEAD_COLUMNS))
         console.print(ot)
     console.print(f"[dim]{escape(env_summary(run))}[/dim]", highlight=False)
     if all(r.get("work", {}).get("peak_flops_per_s") is None for r in records if r["status"] == "ok"):
         console.print(f"[dim]MFU: no peak FLOP/s is known for {escape(repr(run['env'].get('device_kind')))}; shown as n/a, not estimated.[/dim]", highlight=False)
+    for note in work_notes(records):
+        console.print(f"[dim]{escape(note)}[/dim]", highlight=False)
 
 
 OVERHEAD_COLUMNS = ("mode", "style", "depth", "leaves", "µs/step", "µs/layer", "µs/leaf", "dispatch share")
@@ -252,11 +357,8 @@ def overhead_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _md_escape(text: str) -> str:
-    """Inert Markdown: HTML escaped, Markdown punctuation backslash-escaped."""
-    out = html.escape(str(text), quote=False)
-    for ch in "\\`*_[]|#":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("\n", " ")
+    """Inert Markdown (``_escape.md``): control characters shown, HTML escaped, Markdown punctuation backslash-escaped."""
+    return _escape.md(text)
 
 
 def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plots: Sequence[Sequence[tuple[str, str]]] | None = None) -> str:
@@ -265,12 +367,15 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plots: Sequence[Sequenc
     lines = ["# nnbench report", ""]
     for i, (name, run) in enumerate(runs):
         lines += [f"## {_md_escape(name)}", "", f"- environment: {_md_escape(env_summary(run))}", f"- started: {_md_escape(run.get('started'))}, suite: {_md_escape(run.get('suite'))}", ""]
+        lines += [f"**{_md_escape(run_note(run))}**", ""] if run_note(run) else []
         styles, rows = side_by_side(run["records"])
         lines.append("| layer/mode/size/dtype | " + " | ".join(_md_escape(s) for s in styles) + " |")
         lines.append("|---|" + "---:|" * len(styles))
         for row in rows:
             lines.append(f"| {_md_escape(row['group'])} | " + " | ".join(_md_escape(_cell_text(row['cells'].get(s))) for s in styles) + " |")
         lines.append("")
+        if any_unstable(rows):
+            lines += [_md_escape(UNSTABLE_NOTE), ""]
         lines += _scaling_report.markdown_lines(run["records"])
         details = [d for d in detail_rows(run["records"]) if d["status"] == "ok"]
         if details:
@@ -280,6 +385,7 @@ def markdown(runs: Sequence[tuple[str, dict[str, Any]]], plots: Sequence[Sequenc
             for d in details:
                 lines.append("| " + " | ".join(_md_escape(d[c]) for c in cols) + " |")
             lines.append("")
+            lines += [f"- {_md_escape(note)}" for note in work_notes(run["records"])] + [""]
         overhead = overhead_rows(run["records"])
         if overhead:
             lines += ["Framework overhead (stack of tiny layers; median [95 % CI]):", ""]
@@ -324,18 +430,20 @@ def html_report(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
              "img{display:block;max-width:100%;margin:1em 0}</style>",
              "</head><body><h1>nnbench report</h1>"]
     for name, run in runs:
-        parts.append(f"<h2>{html.escape(name)}</h2><p>{html.escape(env_summary(run))}</p>")
+        parts.append(f"<h2>{_escape.html(name)}</h2><p>{_escape.html(env_summary(run))}</p>")
+        parts += [f"<p><b>{_escape.html(run_note(run))}</b></p>"] if run_note(run) else []
         styles, rows = side_by_side(run["records"])
-        parts.append("<table><tr><th>layer/mode/size/dtype</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in styles) + "</tr>")
+        parts.append("<table><tr><th>layer/mode/size/dtype</th>" + "".join(f"<th>{_escape.html(s)}</th>" for s in styles) + "</tr>")
         for row in rows:
-            parts.append(f"<tr><td>{html.escape(row['group'])}</td>" + "".join(f"<td>{html.escape(_cell_text(row['cells'].get(s)))}</td>" for s in styles) + "</tr>")
+            parts.append(f"<tr><td>{_escape.html(row['group'])}</td>" + "".join(f"<td>{_escape.html(_cell_text(row['cells'].get(s)))}</td>" for s in styles) + "</tr>")
         parts.append("</table>")
+        parts += [f"<p>{_escape.html(UNSTABLE_NOTE)}</p>"] if any_unstable(rows) else []
         details = detail_rows(run["records"])
         if details:
             cols = list(dict.fromkeys(k for d in details for k in d))
-            parts.append("<h3>cases</h3><table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>")
+            parts.append("<h3>cases</h3><table><tr>" + "".join(f"<th>{_escape.html(c)}</th>" for c in cols) + "</tr>")
             for d in details:
-                parts.append("<tr>" + "".join(f"<td>{html.escape(str(d.get(c, '')))}</td>" for c in cols) + "</tr>")
+                parts.append("<tr>" + "".join(f"<td>{_escape.html(str(d.get(c, '')))}</td>" for c in cols) + "</tr>")
             parts.append("</table>")
         parts += [_plots.img_tag(plot.png, plot.title) for plot in run_plots(run["records"])]
     parts.append(_plots.img_tag(_scaling_report.plot_png([r for _, run in runs for r in run["records"]]), SCALING_TITLE))

@@ -2,16 +2,15 @@
 
 Reads the plain dicts built by ``_compare.compare_runs`` and
 ``_history.history``; never measures. Every string that came from a run file
-is escaped in Markdown (``_md_escape``) and HTML (``html.escape``).
+goes through ``_escape`` (terminal, Markdown, HTML, plot labels).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
-from nnbench import _plots
+from nnbench import _escape, _plots
 from nnbench._compare import (
     CHANGED,
     IMPROVED,
@@ -20,11 +19,12 @@ from nnbench._compare import (
     MIN_VERDICT_BATCHES,
     REGRESSED,
     UNCHANGED,
+    UNTESTED,
 )
 from nnbench._report import _md_escape, fmt_bytes, fmt_time
 
-COLOURS = {REGRESSED: "red", IMPROVED: "green", UNCHANGED: "dim", INCONCLUSIVE: "yellow", CHANGED: "cyan"}
-HTML_COLOURS = {REGRESSED: "#c00", IMPROVED: "#080", UNCHANGED: "#666", INCONCLUSIVE: "#b80", CHANGED: "#08a"}
+COLOURS = {REGRESSED: "red", IMPROVED: "green", UNCHANGED: "dim", INCONCLUSIVE: "yellow", CHANGED: "cyan", UNTESTED: "dim"}
+HTML_COLOURS = {REGRESSED: "#c00", IMPROVED: "#080", UNCHANGED: "#666", INCONCLUSIVE: "#b80", CHANGED: "#08a", UNTESTED: "#666"}
 STYLE = (
     "<style>body{font-family:sans-serif;max-width:80em}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
     "pre{background:#f6f6f6;padding:4px}</style>"
@@ -42,24 +42,41 @@ def _value(name: str, v: float | None) -> str:
 
 
 def metric_text(name: str, r: dict[str, Any]) -> str:
-    """``time 1.02 ms → 1.10 ms ×1.078 [1.05, 1.11]`` for one metric result."""
+    """``time 1.02 ms → 1.10 ms ×1.078 [1.05, 1.11]`` for one metric result,
+    with why it has no verdict and what more data would give one, if so."""
     ratio = f" ×{r['ratio']:.3f}" if r.get("ratio") is not None else ""
     ci = f" [{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r.get("ci_low") is not None else ""
-    note = ""
+    notes = []
     if r.get("rounds") is not None and r["rounds"] < MIN_PAIRED_ROUNDS:
-        note = f" (too few rounds for a verdict: {r['rounds']} < {MIN_PAIRED_ROUNDS})"
+        notes.append(f"too few rounds for a verdict: {r['rounds']} < {MIN_PAIRED_ROUNDS}")
     elif r.get("batches") and min(r["batches"]) < MIN_VERDICT_BATCHES:
-        note = f" (too few samples for a verdict: {min(r['batches'])} batches < {MIN_VERDICT_BATCHES})"
-    elif r.get("threshold_used") is not None and r["threshold_used"] > r.get("threshold", 0):
-        note = f" (bar raised to {100 * r['threshold_used']:.0f} %: the runs drift that much within themselves)"
+        notes.append(f"too few samples for a verdict: {min(r['batches'])} batches < {MIN_VERDICT_BATCHES}")
+    else:
+        if r.get("threshold_used") is not None and r["threshold_used"] > r.get("threshold", 0):
+            notes.append(f"bar raised to {100 * r['threshold_used']:.0f} %: the runs drift that much within themselves")
+        if r.get("more_data"):
+            notes.append(r["more_data"]["text"])
+    if r["verdict"] == UNTESTED:
+        notes.append("one sample per side: no noise estimate")
+    note = f" ({'; '.join(notes)})" if notes else ""
     return f"{name} {_value(name, r['base'])} → {_value(name, r['cand'])}{ratio}{ci}{note}"
+
+
+def _shown(r: dict[str, Any]) -> bool:
+    """Whether a metric other than step time belongs in a case's "other changes":
+    any verdict but unchanged, and an untested one only beyond its threshold."""
+    if r["verdict"] == UNTESTED:
+        return r.get("ratio") is not None and not 1 / (1 + r["threshold"]) <= r["ratio"] <= 1 + r["threshold"]
+    return r["verdict"] != UNCHANGED
 
 
 def case_lines(c: dict[str, Any]) -> tuple[str, list[str]]:
     """The case's headline (step time) and the other metrics that moved."""
     m = c["metrics"]
     head = metric_text("time", m["time"]) if "time" in m else c.get("note", "")
-    moved = [f"{metric_text(k, r)}: {r['verdict']}" for k, r in m.items() if k != "time" and r["verdict"] != UNCHANGED]
+    if c.get("unstable") and "time" in m:
+        head += " (unstable distribution: " + "; ".join(f"{side} {', '.join(why)}" for side, why in c["unstable"].items()) + ")"
+    moved = [f"{metric_text(k, r)}: {r['verdict']}" for k, r in m.items() if k != "time" and _shown(r)]
     return head, moved
 
 
@@ -89,8 +106,9 @@ def _summary_line(result: dict[str, Any]) -> str:
 
 
 def print_compare(result: dict[str, Any], console) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    escape = _escape.term  # run-file strings: control characters shown, markup inert
 
     console.print(f"baseline:  {escape(result['baseline']['path'])} ({escape(str(result['baseline']['started']))})", highlight=False, soft_wrap=True)
     console.print(f"candidate: {escape(result['candidate']['path'])} ({escape(str(result['candidate']['started']))})", highlight=False, soft_wrap=True)
@@ -107,17 +125,17 @@ def print_compare(result: dict[str, Any], console) -> None:
     for c in result["cases"]:
         head, moved = case_lines(c)
         colour = COLOURS.get(c["verdict"], "")
-        table.add_row(escape(c["id"]), f"[{colour}]{c['verdict']}[/{colour}]", escape(head), escape("\n".join(moved)))
+        table.add_row(escape(c["id"]), f"[{colour}]{c['verdict']}[/{colour}]", escape(head), "\n".join(escape(x) for x in moved))
     console.print(table)
     for c in result["cases"]:
         if c["verdict"] == REGRESSED:
             console.print(f"[red]regressed[/red] {escape(c['id'])}; reproduce: {escape(c.get('command') or '?')}", highlight=False, soft_wrap=True)
         if c.get("profile_diff"):
-            console.print(f"[bold]profile diff[/bold] {escape(c['id'])}\n{escape(c['profile_diff'])}", highlight=False, soft_wrap=True)
+            console.print(f"[bold]profile diff[/bold] {escape(c['id'])}\n{_escape.term_lines(c['profile_diff'])}", highlight=False, soft_wrap=True)
     for side, key in (("baseline", "only_base"), ("candidate", "only_cand")):
         if result[key]:
             console.print(f"only in the {side}: {escape(', '.join(result[key]))}", highlight=False, soft_wrap=True)
-    console.print(_summary_line(result), highlight=False, soft_wrap=True)
+    console.print(escape(_summary_line(result)), highlight=False, soft_wrap=True)
 
 
 # --- plot ---
@@ -138,7 +156,7 @@ def ratio_plot_png(result: dict[str, Any]) -> bytes | None:
         r = c["metrics"]["time"]
         colour = HTML_COLOURS.get(r["verdict"], "#000")
         ax.errorbar(r["ratio"], i, xerr=[[r["ratio"] - r["ci_low"]], [r["ci_high"] - r["ratio"]]], fmt="o", color=colour, capsize=3)
-    ax.set_yticks(range(len(rows)), [c["id"] for c in rows], fontsize=7, **_plots.LITERAL)
+    ax.set_yticks(range(len(rows)), [_escape.label(c["id"]) for c in rows], fontsize=7, **_plots.LITERAL)
     ax.invert_yaxis()
     ax.set_xlabel("step time ratio, candidate / baseline (95 % CI)")
     _plots.legend(ax, fontsize=7, loc="lower right")
@@ -175,7 +193,7 @@ def compare_markdown(result: dict[str, Any], plot_name: str | None = None) -> st
         lines.append("")
     for c in result["cases"]:
         if c.get("profile_diff"):
-            lines += [f"### profile diff: {e(c['id'])}", "", "```", c["profile_diff"].replace("```", "'''"), "```", ""]
+            lines += [f"### profile diff: {e(c['id'])}", "", "```", _escape.lines(c["profile_diff"]).replace("```", "'''"), "```", ""]
     for side, key in (("baseline", "only_base"), ("candidate", "only_cand")):
         if result[key]:
             lines += [f"Only in the {side}: {e(', '.join(result[key]))}", ""]
@@ -185,7 +203,7 @@ def compare_markdown(result: dict[str, Any], plot_name: str | None = None) -> st
 
 
 def compare_html(result: dict[str, Any]) -> str:
-    h = html.escape
+    h = _escape.html
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nnbench compare</title>{STYLE}</head><body><h1>nnbench compare</h1>"]
     parts.append(f"<p>baseline: {h(result['baseline']['path'])} ({h(str(result['baseline']['started']))})<br>")
     parts.append(f"candidate: {h(result['candidate']['path'])} ({h(str(result['candidate']['started']))})<br>{h(_summary_line(result))}</p>")
@@ -202,7 +220,7 @@ def compare_html(result: dict[str, Any]) -> str:
             f"<td>{h(head)}</td><td>{'<br>'.join(h(x) for x in moved)}</td><td>{cmd}</td></tr>"
         )
         if c.get("profile_diff"):
-            parts.append(f"<tr><td colspan='5'><pre>{h(c['profile_diff'])}</pre></td></tr>")
+            parts.append(f"<tr><td colspan='5'><pre>{_escape.html_lines(c['profile_diff'])}</pre></td></tr>")
     parts.append("</table>")
     for side, key in (("baseline", "only_base"), ("candidate", "only_cand")):
         if result[key]:
@@ -315,8 +333,9 @@ def _history_head(result: dict[str, Any]) -> str:
 
 
 def print_history(result: dict[str, Any], console) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    escape = _escape.term  # run-file strings: control characters shown, markup inert
 
     console.print(escape(_history_head(result)), highlight=False, soft_wrap=True)
     rows = history_rows(result)
@@ -350,11 +369,11 @@ def history_plot_png(result: dict[str, Any], metric: str = "time", max_lines: in
     for s in series:
         y = np.array([np.nan if v is None else v for v in s["values"]], dtype=float)
         ref = y[np.isfinite(y)][0]
-        (line,) = ax.plot(x, y / ref, marker=".", lw=1, label=s["id"])
+        (line,) = ax.plot(x, y / ref, marker=".", lw=1, label=_escape.label(s["id"]))
         for c in s["changes"]:
             ax.axvline(c["run"] - 0.5, color=line.get_color(), ls="--", lw=0.8)
             ax.plot(c["run"], y[c["run"]] / ref if np.isfinite(y[c["run"]]) else c["after"] / ref, marker="v" if c["ratio"] < 1 else "^", color=line.get_color(), ms=8)
-    ax.set_xticks(x, [r["name"] for r in result["runs"]], rotation=30, ha="right", fontsize=6, **_plots.LITERAL)
+    ax.set_xticks(x, [_escape.label(r["name"]) for r in result["runs"]], rotation=30, ha="right", fontsize=6, **_plots.LITERAL)
     ax.set_ylabel(f"{metric} relative to first run")
     _plots.legend(ax, fontsize=6)
     return _plots.png(fig)
@@ -379,7 +398,7 @@ def history_markdown(result: dict[str, Any], plot_name: str | None = None) -> st
 
 
 def history_html(result: dict[str, Any]) -> str:
-    h = html.escape
+    h = _escape.html
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>nnbench history</title>{STYLE}</head><body><h1>nnbench history</h1>"]
     parts.append(f"<p>{h(_history_head(result))}</p>")
     rows = history_rows(result)

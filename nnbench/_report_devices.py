@@ -4,11 +4,10 @@ fastest marked. Reads records; never measures."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
-from nnbench import _plots
+from nnbench import _escape, _plots
 from nnbench._report import _md_escape, fmt_bytes, fmt_time
 
 Runs = Sequence[tuple[str, dict[str, Any]]]
@@ -27,9 +26,10 @@ def is_cross_device(runs: Runs) -> bool:
 
 
 def _chips(rec: dict[str, Any]) -> int:
-    devices = rec.get("devices")
-    count = devices.get("count") if isinstance(devices, dict) else None
-    return int(count) if isinstance(count, int) and count > 0 else 1
+    """Devices the case ran on: ``case.devices`` of a sharded case (its mesh
+    size), else 1 (a plain case runs on one device whatever the machine has)."""
+    count = rec["case"].get("devices", 1)
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
 
 
 def table(runs: Runs) -> tuple[list[str], list[dict[str, Any]]]:
@@ -86,8 +86,9 @@ def _row_texts(row: dict[str, Any]) -> list[str]:
 
 
 def print_table(runs: Runs, console) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    escape = _escape.term  # run-file strings: control characters shown, markup inert
 
     names, rows = table(runs)
     t = Table(title="across devices: step · items/s · items/s per chip · MFU · compiled memory (★ fastest)", title_justify="left")
@@ -112,7 +113,7 @@ def markdown(runs: Runs, plot_name: str | None = None) -> str:
 
 def html_section(runs: Runs) -> str:
     names, rows = table(runs)
-    h = html.escape
+    h = _escape.html
     parts = ["<h2>across devices</h2><p>step time · items/s · items/s per chip · MFU · compiled memory; ★ fastest</p>"]
     parts.append("<table><tr><th>case</th>" + "".join(f"<th>{h(n)}</th>" for n in names) + "</tr>")
     parts += [f"<tr><td>{h(r['id'])}</td>" + "".join(f"<td>{h(x)}</td>" for x in _row_texts(r)) + "</tr>" for r in rows]
@@ -135,8 +136,8 @@ def plot_png(runs: Runs) -> bytes | None:
     x = np.arange(len(rows))
     for i, n in enumerate(names):
         y = [r["cells"][i]["median"] * 1e6 if r["cells"][i] and "median" in r["cells"][i] else np.nan for r in rows]
-        ax.bar(x + i * width, y, width, label=n)
-    ax.set_xticks(x + width * (len(names) - 1) / 2, [r["id"] for r in rows], rotation=25, ha="right", fontsize=7, **_plots.LITERAL)
+        ax.bar(x + i * width, y, width, label=_escape.label(n))
+    ax.set_xticks(x + width * (len(names) - 1) / 2, [_plots.short(r["id"], 60) for r in rows], rotation=25, ha="right", fontsize=7, **_plots.LITERAL)
     ax.set_yscale("log")
     ax.set_ylabel("median step time (µs)")
     _plots.legend(ax, fontsize=7)

@@ -12,13 +12,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from nnbench import _plots
-from nnbench._report import _styles_in, fmt_bytes, fmt_time, memory_side_by_side, side_by_side
+from nnbench._report import UNSTABLE_MARK, _styles_in, fmt_bytes, fmt_time, memory_side_by_side, side_by_side
 
 BAR_CHART_MAX_GROUPS = 8  # beyond this the grouped bars are unreadable; the heatmap carries the run
 RATIO_SPAN_MAX = 10.0  # the colour scale saturates beyond ×10 and ×1/10 (the cell text still tells)
 STAGES = (("trace", "trace_s", "#4c72b0"), ("lower", "lower_s", "#dd8452"), ("backend compile (XLA)", "compile_s", "#55a868"))
 MODE_ORDER = ("init", "forward", "train")
-HEATMAP_KEY = "hatched: not ok (status shown) · –: not in the run\nno jax: the group has no ok jax case to divide by"
+HEATMAP_KEY = f"hatched: not ok (status shown) · –: not in the run · {UNSTABLE_MARK}: unstable, read as a range\nno jax: the group has no ok jax case to divide by"
 
 
 class Plot(NamedTuple):
@@ -143,7 +143,7 @@ def _ratio_heatmap(
                 text, colour = _plots.short(cell["status"], 12), "#a00"
                 emphasis = {"weight": "bold", "bbox": {"facecolor": "white", "edgecolor": "none", "pad": 0.5}}
             elif np.isfinite(ratios[i, j]):
-                text = f"×{ratios[i, j]:.2f}"
+                text = f"×{ratios[i, j]:.2f}" + (UNSTABLE_MARK if cell.get("ratio_unstable") else "")
                 colour = "white" if abs(np.log(ratios[i, j])) > 0.55 * np.log(span) else "black"
             else:
                 text, colour = ("no jax" if cell.get("ratio", 0) is None else "n/a"), "#555"

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nnbench import _env, _results, _scaling
+from nnbench import _env, _escape, _results, _scaling
 from nnbench._cases import Case
 from nnbench._measure import current_rss_bytes
 from nnbench._timing import TimingPolicy
@@ -80,12 +79,14 @@ def run(
         for members in batches.values():
             n_groups = len({group_key(c) for c in members})
             what = members[0].group if n_groups == 1 else f"{members[0].layer}/{members[0].size}/{members[0].dtype}: {n_groups} modes"
-            progress.update(task, description=escape(f"{what} ({len(members)} cases)"))
+            progress.update(task, description=_escape.term(f"{what} ({len(members)} cases)"))
             for batch in _run_group(members, options, profile_dir):
                 for record in batch:
                     data["records"].append(record)
                     if record["status"] != "ok":
-                        progress.console.print(escape(f"{record['status']} {record['id']}: {record.get('error')}"), style="red", highlight=False)
+                        # one line: a multi-line error's full text stays in the record
+                        first = str(record.get("error")).strip().split("\n", 1)[0]
+                        progress.console.print(_escape.term(f"{record['status']} {record['id']}: {first}"), style="red", highlight=False, soft_wrap=True)
                     progress.advance(task)
                 _scaling.annotate(data["records"])
                 if out is not None:

@@ -324,4 +324,4 @@ def lockstep_policy(samples: int):
     same collective calls, so nothing adaptive may decide when to stop."""
     from nnbench._timing import TimingPolicy
 
-    return TimingPolicy(min_samples=samples, max_samples=samples, budget_s=1e9, target_ci=1e-12, warmup_budget_s=0.0, settle_s=0.0, block_s=1e-12)
+    return TimingPolicy(min_samples=samples, max_samples=samples, budget_s=1e9, target_ci=1e-12, warmup_budget_s=0.0, settle_s=0.0, block_s=1e-12, burst_s=0.0)

@@ -59,3 +59,85 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "q95": float(q[3]),
         "cv": float(scipy.stats.variation(x)) if x.size > 1 else 0.0,
     }
+
+
+# --- stability: can a median (and a ratio of two) be read as one number? ---
+
+# A median whose 95 % CI over the run's rounds is wider than this (relative,
+# half-width) moved with the machine between rounds more than one number
+# can say; a ratio between two interleaved cases whose per-round CI is wider
+# than RATIO_CI_LIMIT likewise (studies/bimodal.py, the README's method).
+LEVEL_CI_LIMIT = 0.10
+RATIO_CI_LIMIT = 0.10
+MIN_ROUNDS = 10
+
+
+def round_medians(samples: Sequence[float], round_ends: Sequence[int], skip_nan: bool = False) -> np.ndarray:
+    """Median of each round's samples (float64, shape ``(rounds,)``).
+
+    ``round_ends[r]`` is the sample count after round r. An empty round,
+    or one holding a NaN (a non-finite sample, stored as null), is NaN;
+    with ``skip_nan`` a round's NaNs are dropped first.
+    """
+    x = np.asarray(samples, dtype=float)
+    out, start = [], 0
+    for end in round_ends:
+        block = x[start:end]
+        if skip_nan:
+            block = block[np.isfinite(block)]
+        out.append(float(np.median(block)) if block.size else np.nan)
+        start = end
+    return np.array(out, dtype=float)
+
+
+def stability(time: dict) -> list[str]:
+    """Why a record's median step time should not be read as one number
+    (empty: it can). ``time`` is a record's ``time`` section.
+
+    - ``level``: over the run's rounds (each a short block of the case's
+      samples, interleaved with the other cases of its group) the median's
+      95 % CI is wider than ±``LEVEL_CI_LIMIT``: the level moved with the
+      machine (on the 2-core VM, phases of ~2× slower calls) more than the
+      median absorbs;
+    - ``not steady``: warm-up never found two windows that agree;
+    - ``few rounds``: fewer than ``MIN_ROUNDS`` rounds to judge by.
+    """
+    out = []
+    if time.get("steady") is False:
+        out.append("not steady")
+    ends = time.get("round_ends") or []
+    levels = round_medians(time.get("samples_s") or [], ends)
+    levels = levels[np.isfinite(levels)]
+    if levels.size < MIN_ROUNDS:
+        return out + ["few rounds"]
+    mid = float(np.median(levels))
+    lo, hi = median_ci(levels)
+    if mid > 0 and max(hi / mid - 1, 1 - lo / mid) > LEVEL_CI_LIMIT:
+        out.append(f"level ±{100 * max(hi / mid - 1, 1 - lo / mid):.0f} % over rounds")
+    return out
+
+
+def paired_ratio(base: dict, cand: dict) -> tuple[float, float, float] | None:
+    """``(ratio, low, high)``: the median over rounds of ``cand``'s round
+    median ÷ ``base``'s in the same round, with its 95 % CI — two cases timed
+    interleaved in one worker share each round's machine state, so their
+    per-round ratio cancels what moved both. ``base``/``cand`` are records'
+    ``time`` sections; None without at least ``MIN_ROUNDS`` shared rounds.
+    """
+    a = round_medians(base.get("samples_s") or [], base.get("round_ends") or [])
+    b = round_medians(cand.get("samples_s") or [], cand.get("round_ends") or [])
+    n = min(a.size, b.size)
+    keep = np.isfinite(a[:n]) & np.isfinite(b[:n]) & (a[:n] > 0) & (b[:n] > 0)
+    d = np.log(b[:n][keep]) - np.log(a[:n][keep])
+    if d.size < MIN_ROUNDS:
+        return None
+    lo, hi = median_ci(d)
+    return float(np.exp(np.median(d))), float(np.exp(lo)), float(np.exp(hi))
+
+
+def ratio_unstable(ci: tuple[float, float, float] | None) -> bool:
+    """A paired ratio whose CI reaches beyond ±``RATIO_CI_LIMIT`` of it."""
+    if ci is None:
+        return True
+    r, lo, hi = ci
+    return hi / r - 1 > RATIO_CI_LIMIT or 1 - lo / r > RATIO_CI_LIMIT

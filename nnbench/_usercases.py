@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nnbench._cases import Case  # imports the layer library: kept out of ``import nnbench``
 
-_NAME = re.compile(r"^[A-Za-z0-9_.+=-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_.+=-]+")  # whole label (``fullmatch``: ``$`` would let a final newline through)
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 class UserCasesError(ValueError):
@@ -87,8 +88,10 @@ class UserCase:
 def _import(module: str) -> ModuleType:
     if module.endswith(".py"):
         path = os.path.abspath(module)
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise UserCasesError(f"--cases: no such file {module!r}")
+        if not os.path.isfile(path):  # a directory, a FIFO (which would block the import), a device
+            raise UserCasesError(f"--cases: {module!r} is not a regular file")
         name = f"_nnbench_user_{abs(hash(path)):x}"
         if name in sys.modules:
             return sys.modules[name]
@@ -102,9 +105,29 @@ def _import(module: str) -> ModuleType:
             del sys.modules[name]
             raise
         return mod
+    if not _MODULE.fullmatch(module):
+        what = "a file, but not a .py file" if os.path.exists(module) else "neither a .py file nor a dotted module name"
+        raise UserCasesError(f"--cases: {module!r} is {what} (expected bench.py:CASES or mypkg.bench:CASES)")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as ``python -m`` does
     return importlib.import_module(module)
+
+
+def _call_guarded(source: str, fn: Callable[[], Any], failed: Callable[[str], str], who: str) -> Any:
+    """``fn()`` (importing the user's module, calling its list function):
+    whatever it raises, ``sys.exit()`` included, becomes a one-line
+    ``UserCasesError`` (``failed(reason)``; ``who`` called sys.exit).
+    Ctrl-C stays Ctrl-C."""
+    try:
+        return fn()
+    except (UserCasesError, KeyboardInterrupt):
+        raise
+    except SystemExit as e:
+        code = "" if e.code is None else repr(e.code)
+        raise UserCasesError(f"--cases {source!r}: {who} called sys.exit({code}); a case module must not exit") from None
+    except BaseException as e:  # noqa: BLE001 - the user's code failed: report it in one line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise UserCasesError(f"--cases {source!r}: {failed(f'{type(e).__name__}: {first}')}") from None
 
 
 def load(source: str) -> list[UserCase]:
@@ -113,21 +136,12 @@ def load(source: str) -> list[UserCase]:
     module, sep, attr = source.rpartition(":")
     if not sep or not module or not attr:
         raise UserCasesError(f"--cases {source!r}: expected MODULE:ATTR (e.g. mypkg.bench:CASES or bench.py:CASES)")
-    try:
-        mod = _import(module)
-    except UserCasesError:
-        raise
-    except Exception as e:  # noqa: BLE001 - the user's module failed: report it in one line
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise UserCasesError(f"--cases {source!r}: cannot import {module!r} ({type(e).__name__}: {first})") from None
+    mod = _call_guarded(source, lambda: _import(module), lambda why: f"cannot import {module!r} ({why})", f"module {module!r}")
     if not hasattr(mod, attr):
         raise UserCasesError(f"--cases {source!r}: module {module!r} has no attribute {attr!r}")
     value = getattr(mod, attr)
     if callable(value) and not isinstance(value, (list, tuple)):
-        try:
-            value = value()
-        except Exception as e:  # noqa: BLE001
-            raise UserCasesError(f"--cases {source!r}: calling {attr}() raised {type(e).__name__}: {e}") from None
+        value = _call_guarded(source, value, lambda why: f"calling {attr}() raised {why}", f"{attr}()")
     if not isinstance(value, (list, tuple)) or not all(isinstance(c, UserCase) for c in value):
         raise UserCasesError(f"--cases {source!r}: {attr} is not a list of nnbench.UserCase")
     if not value:
@@ -135,7 +149,7 @@ def load(source: str) -> list[UserCase]:
     seen: set[str] = set()
     for c in value:
         for label in (c.name, c.group, c.mode, c.size, c.dtype):
-            if label is not None and not _NAME.match(str(label)):
+            if label is not None and not (isinstance(label, str) and _NAME.fullmatch(label)):
                 raise UserCasesError(
                     f"--cases {source!r}: bad case label {label!r} (letters, digits and _ . + = - only)"
                 )
@@ -162,7 +176,10 @@ def find(case: Case) -> UserCase:
 def built(case: Case) -> tuple[Any, Any, Any, UserCase]:
     """Call the user's ``build``: ``(step, args, carry, user_case)``."""
     uc = find(case)
-    out = uc.build()
+    try:
+        out = uc.build()
+    except SystemExit as e:  # in a worker (or --in-process) it would end the whole process
+        raise RuntimeError(f"{uc.name}: build() called sys.exit({'' if e.code is None else repr(e.code)})") from None
     if hasattr(out, "step") and hasattr(out, "args"):
         return out.step, tuple(out.args), getattr(out, "carry", None), uc
     if isinstance(out, Sequence) and len(out) in (2, 3):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,13 +45,37 @@ def _fail(record: dict[str, Any], exc: BaseException) -> None:
             record["scaling"] = exc.info
     else:
         fault = "oom" if _is_oom(exc) else "exception"
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", fault=fault, traceback=traceback.format_exc(limit=8))
+        record.update(status="failed", error=_one_line(exc), fault=fault, traceback=traceback.format_exc(limit=8))
+
+
+_OOM_TEXT = re.compile(r"RESOURCE_EXHAUSTED|Out of memory|std::bad_alloc|^MemoryError\b", re.M)
 
 
 def _is_oom(exc: BaseException) -> bool:
-    """MemoryError, or XLA failing an allocation (RESOURCE_EXHAUSTED)."""
-    text = str(exc)
-    return isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+    """Memory ran out: a ``MemoryError`` (itself or behind it in the
+    exception chain), XLA failing an allocation (``RESOURCE_EXHAUSTED``), or
+    a ``MemoryError`` inside the step that XLA re-raised as its own error
+    with the inner traceback in its message (a host callback)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, MemoryError) or _OOM_TEXT.search(str(exc)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    """A record's ``error``: the exception type and the first line of its
+    message, plus its last line when there are more (an XLA error that
+    wraps a callback's traceback ends with the inner exception); the whole
+    text stays in the record's ``traceback``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0].split("Traceback (most recent call last)")[0].rstrip(" :")  # the traceback is the record's
+    text = lines[-1] if not first else first if len(lines) == 1 else f"{first} … {lines[-1]}"
+    return f"{type(exc).__name__}: {text}"
 
 
 def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
@@ -71,6 +96,74 @@ def _group_parity(cases: Sequence[Case]) -> dict[str, Any]:
 
 
 _PARITY: dict[tuple[str, str, str, tuple[str, ...]], dict[str, Any]] = {}
+
+
+def _step_gate(ready: list[tuple[dict[str, Any], Any, Any]]) -> list[tuple[dict[str, Any], Any, Any]]:
+    """Gate the very steps about to be timed: each is called once more and
+    what it returns (``Built.result``: a forward step's output, a train
+    step's loss after the updates of the calls before) is compared with raw
+    JAX's step after as many calls (``layers._parity.step_results``).
+
+    The parity report checks each library's math once; this catches a jit
+    mode that steps it wrongly (``nnx_cached``, ``nnx_partial``, ...). The
+    ``jax`` case of the group is the reference; without one, the raw-JAX
+    step is built and called here. Stochastic train steps are not compared
+    (libraries draw different dropout masks by design; their masks are
+    gated by ``dropout_properties``). Returns the cases that may be timed;
+    a mismatch makes its record ``invalid``. ``record["parity"]["step"]``
+    holds the comparison.
+    """
+    import layers
+    from layers import _parity
+
+    gated = [item for item in ready if item[2] is not None and getattr(item[2], "result", None) is not None and item[0].get("parity")]
+    if not gated:
+        return ready
+    case = Case.from_dict(gated[0][0]["case"])
+    entry = layers.get(case.layer)
+    if entry.stochastic and case.mode == "train":
+        for record, _, _ in gated:
+            record["parity"] = dict(record["parity"], step={"ok": None, "message": "not compared: libraries draw different dropout masks (see dropout)"})
+        return ready
+    results = {}
+    for record, p, built in gated:
+        p.lane.call()
+        results[record["id"]] = jax_host(built.result(p.lane.last_out))
+    reference = next((results[r["id"]] for r, _, _ in gated if r["case"]["style"] == "jax"), None)
+    if reference is None:
+        reference = _reference_result(entry, case, gated[0][1].lane.calls)
+    keep = []
+    for item in ready:
+        record = item[0]
+        if record["id"] in results:
+            res = _parity.step_results(entry, case.dtype, reference, results[record["id"]])
+            res["calls"] = item[1].lane.calls
+            record["parity"] = dict(record["parity"], step=res)  # a copy: the report is shared by the layer's groups
+            if not res["ok"]:
+                record.update(status="invalid", error=f"parity: {case.group}/{record['case']['style']} {res['message']}")
+                continue
+        keep.append(item)
+    return keep
+
+
+def _reference_result(entry, case: Case, calls: int):
+    """``Built.result`` of the raw-JAX step of ``case`` after ``calls`` calls."""
+    import layers
+    from nnbench._timing import fenced_call
+
+    built = layers.build(entry, "jax", case.size, case.mode, case.dtype)
+    args, out = built.args, None
+    for _ in range(calls):
+        out, args, _, _ = fenced_call(built.step, args, built.carry)
+    return jax_host(built.result(out))
+
+
+def jax_host(tree):
+    """A pytree of arrays copied to host numpy (outlives donation)."""
+    import jax
+    import numpy as np
+
+    return jax.tree.map(np.asarray, jax.device_get(tree))
 
 
 def _parity_by_style(c: Case, styles: tuple[str, ...]) -> dict[str, Any]:
@@ -235,7 +328,8 @@ def run_group(
     if ready:
         try:
             _measure.reprime([p for _, p, _ in ready])
-            stop = run_rounds([p.lane for _, p, _ in ready], policy, until)
+            ready = _step_gate(ready)
+            stop = run_rounds([p.lane for _, p, _ in ready], policy, until) if ready else None
         except Exception as e:  # noqa: BLE001
             for record, _, _ in ready:
                 _fail(record, e)
@@ -286,8 +380,11 @@ def run_in_subprocess(
     its own session; on any exception here (``KeyboardInterrupt`` included)
     its whole process group is killed.
     """
-    with tempfile.TemporaryDirectory(prefix="nnbench-") as tmp:
-        proc, out_path = _spawn(cases, policy, options or {}, tmp)
+    # The request and the records pass through unlinked temp files handed to
+    # the worker as file descriptors: a runner killed by SIGKILL leaves
+    # nothing in the temp directory (its worker dies with it).
+    with tempfile.TemporaryFile("w+") as request, tempfile.TemporaryFile("w+") as out:
+        proc = _spawn_fds(cases, policy, options or {}, request, out)
         limit = timeout_s * len(cases)
         t0 = time.perf_counter()
         try:
@@ -302,7 +399,43 @@ def run_in_subprocess(
             _kill_group(proc)
             proc.wait()
             raise
-        return _outcome(proc, stderr, out_path, cases, (options or {}).get("memory_limit"), t0)
+        records = None
+        if proc.returncode == 0:
+            out.seek(0)
+            text = out.read()
+            records = json.loads(text) if text else None
+        return _outcome(proc, stderr, records, cases, (options or {}).get("memory_limit"), t0)
+
+
+def _spawn_fds(cases: Sequence[Case], policy: TimingPolicy, options: dict[str, Any], request, out) -> subprocess.Popen:
+    """Start ``python -m nnbench._worker --fd N`` in its own session: its
+    request read from open file ``request`` (descriptor N), its records
+    written to open file ``out`` (``out_fd`` in the request)."""
+    json.dump({**_request(cases, policy, options), "out": None, "out_fd": out.fileno()}, request)
+    request.flush()
+    request.seek(0)  # the worker reads through the same open file, from here
+    fds = (request.fileno(), out.fileno())
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnbench._worker", "--fd", str(request.fileno())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=_worker_env(cases),
+        pass_fds=fds,
+    )
+
+
+def _request(cases: Sequence[Case], policy: TimingPolicy, options: dict[str, Any]) -> dict[str, Any]:
+    return {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "options": options, "parent": os.getpid()}
+
+
+def _worker_env(cases: Sequence[Case], path: str | None = None) -> dict[str, str]:
+    env = {**(child_env(cases) or os.environ), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # virtual CPU devices for sharded cases
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def _spawn(
@@ -318,13 +451,11 @@ def _spawn(
     commands from stdin and writes stderr to ``tmp/stderr``.
     """
     out_path = os.path.join(tmp, "records.json")
-    request = {"cases": [c.to_dict() for c in cases], "policy": policy.__dict__, "out": out_path, "options": options, "parent": os.getpid()}
+    request = {**_request(cases, policy, options), "out": out_path}
     request_path = os.path.join(tmp, "request.json")
     with open(request_path, "w") as f:
         json.dump(request, f)
-    env = {**(child_env(cases) or os.environ), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}  # virtual CPU devices for sharded cases
-    if path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (path, env.get("PYTHONPATH")) if p)
+    env = _worker_env(cases, path)
     stepped = bool(options.get("stepped"))
     err = open(os.path.join(tmp, "stderr"), "w") if stepped else subprocess.PIPE  # noqa: SIM115 - closed once the child has it
     try:
@@ -350,11 +481,11 @@ def _timeout_message(phase: str, timeout_s: float, n: int) -> str:
     return f"timeout: no result after {timeout_s * n:g} s ({timeout_s:g} s per case)"
 
 
-def _outcome(proc: subprocess.Popen, stderr: str | None, out_path: str, cases: Sequence[Case], memory_limit: int | None, t0: float) -> list[dict[str, Any]]:
-    """The records of a worker that has exited: its own, or failed ones naming how it died."""
-    if proc.returncode == 0 and os.path.exists(out_path):
-        with open(out_path) as f:
-            return json.load(f)
+def _outcome(proc: subprocess.Popen, stderr: str | None, records: list[dict[str, Any]] | None, cases: Sequence[Case], memory_limit: int | None, t0: float) -> list[dict[str, Any]]:
+    """The records of a worker that has exited: its own (``records``, read
+    by the caller when it exited 0), or failed ones naming how it died."""
+    if proc.returncode == 0 and records is not None:
+        return records
     lines = [line for line in (stderr or "").strip().splitlines() if line.strip()]
     tail = lines[-1].strip() if lines else ""
     oom_seen = any(m in (stderr or "") for m in ("MemoryError", "bad_alloc", "RESOURCE_EXHAUSTED", "Out of memory"))
@@ -474,7 +605,11 @@ class SteppedWorker:
             return _faulted(self.cases, self.fault, "timeout", time.perf_counter() - self.t0)
         with open(os.path.join(self._tmp.name, "stderr")) as f:
             stderr = f.read()
-        return _outcome(self.proc, stderr, self.out_path, self.cases, self.memory_limit, self.t0)
+        records = None
+        if self.proc.returncode == 0 and os.path.exists(self.out_path):
+            with open(self.out_path) as f:
+                records = json.load(f)
+        return _outcome(self.proc, stderr, records, self.cases, self.memory_limit, self.t0)
 
     def env(self) -> dict[str, Any] | None:
         """The worker's environment fingerprint (once it finished), if it wrote one."""
@@ -512,8 +647,12 @@ def _main() -> int:
     from nnbench._measure import peak_rss_bytes
 
     _die_with_parent()
-    with open(sys.argv[1]) as f:
-        request = json.load(f)
+    if sys.argv[1] == "--fd":  # a request file handed over open (``_spawn_fds``)
+        with os.fdopen(int(sys.argv[2])) as f:
+            request = json.load(f)
+    else:
+        with open(sys.argv[1]) as f:
+            request = json.load(f)
     if os.getppid() != request.get("parent", os.getppid()):
         return 1  # the runner died before the death signal was set
     cases = [Case.from_dict(c) for c in request["cases"]]
@@ -542,6 +681,10 @@ def _main() -> int:
     if options.get("env_out"):
         with open(options["env_out"], "w") as f:
             json.dump(_env.fingerprint(), f)
+    if request.get("out_fd") is not None:  # read by the runner only after this process exits 0
+        with os.fdopen(int(request["out_fd"]), "w") as f:
+            json.dump(records, f)
+        return 0
     tmp = request["out"] + ".tmp"
     with open(tmp, "w") as f:
         json.dump(records, f)

@@ -5,13 +5,17 @@ something (a failed or invalid case, a regression); 2 the request was bad
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import os
+import signal
 import socket
 import sys
 import types
 from pathlib import Path
+
+from nnbench import _escape
 
 EXIT_OK, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -21,8 +25,8 @@ class BadInput(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        raise BadInput(message)
+    def error(self, message: str):  # one line, exit 2; "--budget: ..." as nnbench's own messages name an option
+        raise BadInput(message.removeprefix("argument "))
 
 
 
@@ -62,6 +66,35 @@ def _memory_size(text: str) -> int:
     if not 2**24 <= value <= 2**40:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range (16M to 1T)")
     return int(value)
+
+
+_APPENDED = ("layer", "style", "mode", "size", "dtype", "devices", "strategy", "scaling")  # repeatable, each comma-separated
+_LISTS = (*_APPENDED, "lower_for", "threshold")  # comma-separated: an empty item is refused
+
+
+def _nonempty(text: str) -> str:
+    """A string option's value: refused when empty or blank (``--out ''``, ``--threshold ''``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty value")
+    return text
+
+
+def _items(text: str) -> str:
+    """A comma-separated option's value: refused with an empty item (``--devices ''``, ``--layer mlp,``)."""
+    if not text.strip() or any(not item.strip() for item in text.split(",")):
+        raise argparse.ArgumentTypeError(f"empty item in {text!r}")
+    return text
+
+
+def _refuse_empty(parser: argparse.ArgumentParser) -> None:
+    """Give every string option and argument of every command ``_nonempty``
+    (comma lists ``_items``), so a new option cannot forget it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _refuse_empty(sub)
+        elif action.type is None and action.nargs != 0 and action.dest != "help":
+            action.type = _items if action.dest in _LISTS else _nonempty
 
 
 def _add_filters(p: argparse.ArgumentParser) -> None:
@@ -150,7 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("profile-diff", help="op-level diff of two profiles (summary.json files or their session folders)")
     p.add_argument("base", metavar="BASE")
     p.add_argument("cand", metavar="CANDIDATE")
+    _refuse_empty(parser)
     return parser
+
+
+def _can_make_dir(path: Path, what: str) -> None:
+    """BadInput unless directory ``path`` exists or can be created: its
+    nearest existing ancestor is a writable directory (checked before a
+    long preparation, created after it)."""
+    probe = path
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BadInput(f"{what}: {probe} exists and is not a directory")
+    if probe != path and not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput(f"{what}: cannot create a directory in {probe} (not writable)")
 
 
 def _make_dir(path: Path, what: str) -> None:
@@ -164,14 +211,62 @@ def _make_dir(path: Path, what: str) -> None:
 
 
 def _resolve_out(out: str) -> Path:
-    """The run file to create; checks writability before any case runs."""
+    """The run file to create; checks writability before any case runs.
+
+    ``--out`` names a run file when it ends in ``.json`` (its directory must
+    exist), else a directory (created, with its parents; a new file is
+    named in it): the rule of every ``--out`` and ``--logdir``.
+    """
     path = Path(out)
-    if path.suffix != ".json":
+    if path.suffix != ".json" or out.endswith(("/", os.sep)):
         _make_dir(path, f"--out {out}")
         path = path / f"{_run_name('run')}.json"
-    elif not path.parent.is_dir():
-        raise BadInput(f"--out {out}: directory {path.parent} does not exist")
+    else:
+        _out_dir(path, out)
     return _claim(path, out)
+
+
+def _out_dir(path: Path, out: str) -> None:
+    """The directory of an output file: it must exist and be writable (nnbench
+    creates a directory only where ``--out`` names one)."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise BadInput(f"--out {out}: directory {parent} does not exist (create it first; only a directory given as --out is created)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {out}: directory {parent} is not writable")
+
+
+def _out_file(out: str, also: list[Path] | tuple[Path, ...] = ()) -> Path:
+    """An output file (``report``, ``compare``, ``history --out``): not a
+    directory, its directory existing and writable, and neither it nor
+    ``also`` (what is written beside it) existing."""
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir():
+        raise BadInput(f"--out {out}: is a directory; give a file name")
+    _out_dir(path, out)
+    if path in also:
+        raise BadInput(f"--out {out}: a plot written beside it would have the same name; give another name")
+    for p in (path, *also):
+        if p.exists() or p.is_symlink():
+            raise BadInput(f"--out {out}: {'already exists' if p == path else f'{p} already exists'}; refusing to overwrite it")
+    return path
+
+
+@contextlib.contextmanager
+def _writing(out: str, planned: list[Path] | tuple[Path, ...]):
+    """Write the planned outputs (none exists yet: ``_out_file``); on an
+    ``OSError`` remove what was created and refuse in one line."""
+    before = {p for p in planned if os.path.lexists(p)}
+    try:
+        yield
+    except FileExistsError as e:  # another process wrote there meanwhile: touch nothing
+        raise BadInput(f"--out {out}: {e.filename or e} appeared while writing; refusing to overwrite it") from None
+    except OSError as e:
+        for p in planned:
+            if p not in before:
+                with contextlib.suppress(OSError):
+                    os.unlink(p)
+        raise BadInput(f"--out {out}: cannot write {e.filename or out} ({e.strerror or e})") from None
 
 
 def _run_name(prefix: str) -> str:
@@ -219,6 +314,7 @@ def _select(args):
         raise BadInput(str(e)) from None
 
 
+_FLAGS = ("in_process", "profile")
 _REQUEST_LATER = ("max_samples", "settle")  # options added since run files record requests: None when absent
 _REQUEST = (*_FILTERS, "cases", "timeout", "budget", "target_ci", "min_samples", "max_samples", "settle", "memory_limit", "in_process", "profile", "compile_cache", "lower_for", "devices", "strategy", "scaling")
 
@@ -240,8 +336,36 @@ def _resume_args(args):
     request = data.get("request")
     if not isinstance(request, dict) or not all(k in request for k in _REQUEST if k not in _REQUEST_LATER):
         raise BadInput(f"{path}: records no request to resume (written by an older nnbench, or by hand)")
-    resumed = argparse.Namespace(**{k: request.get(k) for k in _REQUEST})
+    resumed = _parse_request(path, request)
+    _render_check(str(path), data)  # the report written at the end must render: known before any case runs
+    if not os.access(path.parent, os.W_OK | os.X_OK) or not os.access(path, os.W_OK):
+        raise BadInput(f"{path}: not writable; cannot resume it")
     return path, data, resumed
+
+
+def _parse_request(path: Path, request: dict) -> argparse.Namespace:
+    """A run file's recorded request, checked by the same parser as the
+    command line (``--resume`` must refuse a hand-edited budget of -1 or
+    a layer list that is a number before it writes anything)."""
+    argv = ["run"]
+    for key in _REQUEST:
+        value, flag = request.get(key), "--" + key.replace("_", "-")
+        if value is None or (value is False and key in _FLAGS):
+            continue
+        if key in _FLAGS:
+            ok, given = value is True, [flag]
+        elif key in _APPENDED:
+            ok, given = isinstance(value, list) and all(isinstance(v, str) for v in value), [f"{flag}={v}" for v in value or ()]
+        else:
+            ok, given = isinstance(value, (str, int, float)) and not isinstance(value, bool), [f"{flag}={value}"]
+        if not ok:
+            raise BadInput(f"{path}: its recorded request has {key} = {json.dumps(value)[:40]}, not what {flag} takes")
+        argv += given
+    try:
+        parsed = build_parser().parse_args(argv)
+    except BadInput as e:
+        raise BadInput(f"{path}: its recorded request is not valid ({e})") from None
+    return argparse.Namespace(**{k: getattr(parsed, k) for k in _REQUEST})
 
 
 def _lower_for(text: str | None) -> tuple[str, ...]:
@@ -316,16 +440,21 @@ def cmd_run(args) -> int:
         enable_compile_cache(cache)
     console = Console()
     request = {k: getattr(args, k) for k in _REQUEST}
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         data = _runner.run(cases, out, options, argv=sys.argv, suite=args.suite, console=err, request=request, resume=resume)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the message short
         try:
-            kept = len(_results.read_run(out)["records"])
+            kept = len(_results.read_run(out)["records"]) if out is not None else 0
         except _results.RunFileError:
             kept = 0
-        err.print(f"nnbench: interrupted; {kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}", markup=False, soft_wrap=True)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(e, _Terminated) else "interrupted"
+        where = f"{kept} finished cases are kept in {out}; resume with: nnbench run --resume {out}" if out is not None else "process 0 keeps the run file"
+        err.print(f"nnbench: {how}; {where}", markup=False, soft_wrap=True)
+        return 128 + signal.SIGTERM if isinstance(e, _Terminated) else 130
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if lock is not None:
             lock.close()
     _report.print_run(data, console)
@@ -340,20 +469,45 @@ def cmd_run(args) -> int:
     return EXIT_FOUND if bad else EXIT_OK
 
 
-def _lock(path: Path):
-    """Hold an exclusive lock on ``path``'s sidecar for a resume (released on exit, even on SIGKILL)."""
-    import fcntl
+class _Lock:
+    """An exclusive ``flock`` on a resumed run file's sidecar ``.<name>.lock``
+    (the kernel releases it when the process dies, even by SIGKILL);
+    ``close`` removes the sidecar, so a finished resume leaves no file."""
 
-    try:
-        f = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115 - held until the run ends
-    except OSError as e:
-        raise BadInput(f"{path}: cannot lock for resuming ({e.strerror})") from None
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        raise BadInput(f"{path}: another nnbench is writing this run file") from None
-    return f
+    def __init__(self, path: Path):
+        import fcntl
+
+        self.path = path.parent / f".{path.name}.lock"
+        try:
+            self.file = open(self.path, "a")  # noqa: SIM115 - held until the run ends
+        except OSError as e:
+            raise BadInput(f"{path}: cannot lock for resuming ({e.strerror})") from None
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # A holder that finished unlinks the sidecar after we opened it: then our lock guards nothing.
+            if os.fstat(self.file.fileno()).st_ino != os.stat(self.path).st_ino:
+                raise OSError
+        except OSError:
+            self.file.close()
+            raise BadInput(f"{path}: another nnbench is writing this run file") from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)  # while still holding the lock
+        self.file.close()
+
+
+def _lock(path: Path) -> _Lock:
+    """Hold the resume lock of run file ``path``; BadInput when another nnbench holds it."""
+    return _Lock(path)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: stopped like Ctrl-C (workers killed, finished cases kept, the resume hint printed)."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated
 
 
 def _distributed(args) -> bool:
@@ -375,6 +529,18 @@ def _start_distributed(args, cases) -> int:
     return _scaling.process_count()
 
 
+def _render_check(name: str, run: dict) -> None:
+    """Refuse a run whose records a report cannot render, before anything is written."""
+    from nnbench import _report
+
+    try:
+        _report.side_by_side(run["records"])
+        _report.memory_side_by_side(run["records"])
+        _report.detail_rows(run["records"])
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError) as e:
+        raise BadInput(f"{name}: a record lacks what a report needs ({type(e).__name__}: {e})") from None
+
+
 def cmd_report(args) -> int:
     from rich.console import Console
 
@@ -387,50 +553,46 @@ def cmd_report(args) -> int:
                 runs.append((f.name, _results.read_run(f)))
     except _results.RunFileError as e:
         raise BadInput(str(e)) from None
-    for name, run in runs:  # render-check before anything is written
-        try:
-            _report.side_by_side(run["records"])
-            _report.memory_side_by_side(run["records"])
-            _report.detail_rows(run["records"])
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise BadInput(f"{name}: a record lacks what a report needs ({type(e).__name__}: {e})") from None
+    for name, run in runs:
+        _render_check(name, run)
+    cross = _report_devices.is_cross_device(runs)
+    out, planned = None, []
     if args.out:
-        out = Path(args.out)
-        planned = [out]
+        beside = []
         if args.format == "md":  # the plots go beside it
-            planned = _report.report_paths(out, len(runs)) + ([_report_devices.plot_path(out)] if _report_devices.is_cross_device(runs) else [])
-        for p in planned:
-            if p.exists():
-                raise BadInput(f"--out {args.out}: {'already exists' if p == out else f'{p} already exists'}; refusing to overwrite it")
-    if args.out and not Path(args.out).parent.is_dir():
-        raise BadInput(f"--out {args.out}: directory {Path(args.out).parent} does not exist")
+            beside = _report.report_paths(Path(args.out), len(runs))[1:] + ([_report_devices.plot_path(Path(args.out))] if cross else [])
+        out = _out_file(args.out, beside)
+        planned = [out, *beside]
+    writing = _writing(args.out, planned) if out else contextlib.nullcontext()
     if args.format == "text":
-        target = open(args.out, "x") if args.out else None  # noqa: SIM115 - closed below
-        try:
-            console = Console(file=target)
-            for name, run in runs:
-                console.print(name, style="bold", markup=False, highlight=False)
-                _report.print_run(run, console)
-            if _report_devices.is_cross_device(runs):
-                _report_devices.print_table(runs, console)
-        finally:
-            if target is not None:
-                target.close()
+        with writing:
+            target = open(out, "x", encoding="utf-8") if out else None  # noqa: SIM115 - closed below
+            try:
+                console = Console(file=target)
+                for name, run in runs:
+                    console.print(_escape.visible(name), style="bold", markup=False, highlight=False)
+                    _report.print_run(run, console)
+                if cross:
+                    _report_devices.print_table(runs, console)
+            finally:
+                if target is not None:
+                    target.close()
         return EXIT_OK
     if args.format == "md":
-        if args.out:
-            written = _report.write_markdown(Path(args.out), runs)
-            if _report_devices.is_cross_device(runs):
-                written += _report_devices.append_markdown(Path(args.out), runs)
+        if out:
+            with writing:
+                written = _report.write_markdown(out, runs)
+                if cross:
+                    written += _report_devices.append_markdown(out, runs)
             print("\n".join(str(p) for p in written))
         else:
-            print(_report.markdown(runs) + (_report_devices.markdown(runs) if _report_devices.is_cross_device(runs) else ""))
+            print(_report.markdown(runs) + (_report_devices.markdown(runs) if cross else ""))
         return EXIT_OK
     text = _report.html_report(runs)
-    if _report_devices.is_cross_device(runs):
+    if cross:
         text = text.replace("</body></html>", _report_devices.html_section(runs) + "</body></html>")
-    if args.out:
-        with open(args.out, "x", encoding="utf-8") as f:
+    if out:
+        with writing, open(out, "x", encoding="utf-8") as f:
             f.write(text)
         print(args.out)
     else:
@@ -443,15 +605,15 @@ def _emit(args, kind: str, result: dict) -> None:
     from nnbench import _report_compare
 
     out = args.out
-    if out:
-        path = Path(out)
-        for p in (path, path.with_suffix(".png")) if args.format == "md" else (path,):
-            if p.exists():
-                raise BadInput(f"--out {out}: {p} already exists; refusing to overwrite it")
-        if not path.parent.is_dir():
-            raise BadInput(f"--out {out}: directory {path.parent} does not exist")
-    for written in _report_compare.emit(kind, args.format, out, result):
-        print(written)
+    if not out:
+        _report_compare.emit(kind, args.format, None, result)
+        return
+    beside = [Path(out).with_suffix(".png")] if args.format == "md" else []
+    planned = [_out_file(out, beside), *beside]
+    with _writing(out, planned):
+        written = _report_compare.emit(kind, args.format, out, result)
+    for path in written:
+        print(path)
 
 
 def cmd_compare(args) -> int:
@@ -472,15 +634,16 @@ def cmd_ab(args) -> int:
 
     from nnbench import _ab, _compare, _report_compare
 
+    if args.pairs > args.rounds:
+        raise BadInput(f"--pairs {args.pairs}: more pairs than --rounds {args.rounds}")
+    _can_make_dir(Path(args.out), f"--out {args.out}")  # known before the sides' handshakes
     try:
-        sides = (_ab.Side.parse("baseline", args.baseline), _ab.Side.parse("candidate", args.candidate))
         thresholds = _compare.Thresholds.parse(args.threshold, _compare.AB_THRESHOLDS)
+        sides = _ab.Side.parse_pair(args.baseline, args.candidate)  # each proven a working nnbench before any timing
     except ValueError as e:  # SideError is a ValueError
         raise BadInput(str(e)) from None
     cases = _ab_select(args, sides[0])
     budget = args.budget
-    if args.pairs > args.rounds:
-        raise BadInput(f"--pairs {args.pairs}: more pairs than --rounds {args.rounds}")
     options = _ab.ABOptions(args.rounds, budget, args.seed, args.timeout, args.memory_limit, pairs=args.pairs)
     out_dir = Path(args.out)
     _make_dir(out_dir, f"--out {args.out}")
@@ -572,7 +735,7 @@ def cmd_profile(args) -> int:
     print(f"nnbench: profiling {case.id} ({args.steps} steps after warm-up) -> {logdir}", file=sys.stderr)
     prof = _profile.profile_case(case, logdir, steps=args.steps)
     summary = _profile.load_summary(prof["summary"])
-    print(_profile.format_summary(summary, k=args.top, title=f"top XLA ops by self time: {case.id}"))
+    print(_escape.lines(_profile.format_summary(summary, k=args.top, title=f"top XLA ops by self time: {case.id}")))
     print(f"profile:  {prof['session']}\nhlo:      {prof['hlo']}\njaxpr:    {prof['jaxpr']}")
     xprof_cmd, tensorboard_cmd = _profile.view_commands(logdir)
     print(f"view:     {xprof_cmd}\n          {tensorboard_cmd}   (TensorBoard needs tensorboard + tensorboard-plugin-profile)")
@@ -586,23 +749,38 @@ def cmd_profile_diff(args) -> int:
         base, cand = _profile.load_summary(args.base), _profile.load_summary(args.cand)
     except _profile.ProfileFileError as e:
         raise BadInput(str(e)) from None
-    print(_profile.format_diff(_profile.diff(base, cand)))
+    print(_escape.lines(_profile.format_diff(_profile.diff(base, cand))))
     return EXIT_OK
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "compare": cmd_compare, "ab": cmd_ab, "history": cmd_history, "env": cmd_env, "profile": cmd_profile, "profile-diff": cmd_profile_diff}
 
 
+EXIT_PIPE = 128 + 13  # stdout closed early (``nnbench list | head``): as a process killed by SIGPIPE reports
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that left shows here, not as a traceback at exit
+        return code
     except BadInput as e:
-        print(f"nnbench: error: {e}", file=sys.stderr)
+        print(f"nnbench: error: {_escape.visible(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nnbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_PIPE
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: its reader is gone, and the interpreter's
+    final flush must not raise again (the recipe of Python's ``signal`` docs)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

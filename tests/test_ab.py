@@ -40,23 +40,25 @@ def _ab(tmp_path, capsys, baseline, candidate, *extra):
     return code, result, [json.loads(p.read_text()) for p in runs[:2]]
 
 
-def test_aa_same_checkout_is_unchanged(tmp_path, capsys):
-    # The machinery, not the machine: two worker processes of the same code
-    # can differ by several percent (and by a third on a loaded 2-core VM,
-    # seen in CI), so the bars are loose; what A/A gives on an idle machine
-    # is measured by ``studies/sensitivity.py --ab``.
-    code, result, (base, cand) = _ab(tmp_path, capsys, REPO, REPO, "--threshold", "time=150,dispatch=150,compile=900")
+def test_aa_same_checkout_runs_both_sides_in_rounds(tmp_path, capsys):
+    # The machinery end to end, not the machine: two worker processes of the
+    # same code differ by several per cent (by a third on this loaded 2-core
+    # VM), so no verdict is asserted here. The statistic is checked against
+    # records with a built-in ratio below; what A/A gives on a real machine,
+    # by ``studies/sensitivity.py --ab``.
+    code, result, (base, cand) = _ab(tmp_path, capsys, REPO, REPO)
     (case,) = result["cases"]
     time = case["metrics"]["time"]
-    assert code == 0 and result["regressions"] == 0, case
-    assert time["kind"] == "paired" and time["rounds"] == 12 and 0.4 < time["ratio"] < 2.5
-    assert time["ci_low"] <= time["ratio"] <= time["ci_high"]
-    assert "interleaved in 12 rounds" in result["method"]
+    assert code == (1 if result["regressions"] else 0) and result["regressions"] == (case["verdict"] == "regressed")
+    assert time["kind"] == "paired" and time["rounds"] == 12 and time["ci_low"] <= time["ratio"] <= time["ci_high"]
+    assert case["metrics"]["compile.compile_s"]["verdict"] == "untested"  # one pair: one cold compile per side
+    assert "interleaved in 12 rounds" in result["method"] and "compile stages: one cold compile per side" in result["method"]
     for run, side in ((base, "baseline"), (cand, "candidate")):
         (rec,) = run["records"]
         assert rec["status"] == "ok" and rec["time"]["paired"] == {"side": side, "with": str(REPO), "rounds": 12}
         assert len(rec["time"]["round_ends"]) == 12 and rec["time"]["round_ends"][-1] == len(rec["time"]["samples_s"])
         assert rec["time"]["stop_reason"] == "rounds" and rec["compile"]["recompiles"] == 0
+        assert [p["compile_s"] for p in rec["compile"]["per_process"]] == [rec["compile"]["compile_s"]]
         assert run["env"]["executable"] and run["ab"]["side"] == side
 
 
@@ -189,6 +191,7 @@ def test_merged_processes_keep_every_sample_and_recompute_rates():
     assert t["median"] == 3e-3 and t["n"] == 5 and math.isclose(merged["dispatch"]["median"], 3e-4)
     assert merged["work"]["achieved_flops_per_s"] == 2e-3 / 3e-3 and merged["work"]["mfu"] is None
     assert merged["throughput"]["items_per_s"] == 2 / 3e-3 and merged["compile"]["trace_s"] == 1.0
+    assert merged["compile"]["per_process"] == [{"trace_s": 1.0, "lower_s": None, "compile_s": None}] * 2
     failed = {"status": "failed", "error": "boom"}
     assert _measure.merge_processes([rec([1e-3], [1]), failed]) is failed
 
@@ -248,3 +251,83 @@ def test_one_stray_worker_pair_neither_vetoes_nor_makes_a_verdict():
     m, lo, hi, p = _compare.trimmed_t(four)
     ref = scipy.stats.ttest_1samp(four, 0.0)
     assert np.isclose(m, four.mean()) and np.allclose((lo, hi), tuple(ref.confidence_interval())) and np.isclose(p, ref.pvalue)
+
+
+# --- the merged records of worker pairs, with a built-in ratio ---
+
+CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}
+STAGES = {"trace_s": 0.02, "lower_s": 0.01, "compile_s": 0.05}
+
+
+def _worker_record(rng, factor=1.0, compile_factor=1.0, rounds=10, per_round=8):
+    """One worker process's record, as ``SteppedWorker.finish`` gives it: ``rounds``
+    rounds of 1 % noise around 1 ms x ``factor``, one cold compile x ``compile_factor`` (3 % noise)."""
+    samples, ends = [], []
+    for _ in range(rounds):
+        samples += list(1e-3 * factor * np.exp(0.01 * rng.standard_normal(per_round)))
+        ends.append(len(samples))
+    compile_ = {k: v * compile_factor * math.exp(0.03 * rng.standard_normal()) for k, v in STAGES.items()}
+    return {
+        "id": "mlp/jax/forward/tiny/float32",
+        "case": CASE,
+        "status": "ok",
+        "time": {"samples_s": samples, "round_ends": ends, "steady": True},
+        "dispatch": {"samples_s": [s / 10 for s in samples]},
+        "compile": {**compile_, "recompiles": 0},
+        "work": {"model_flops": None, "xla_flops": None, "peak_flops_per_s": None},
+        "throughput": {"items_per_step": None},
+    }
+
+
+def _ab_result(seed, factor, compile_factors):
+    """``compare_runs(paired=True)`` of merged records over one worker pair per entry of ``compile_factors``."""
+    from nnbench import _measure
+
+    rng = np.random.default_rng(seed)
+    base = [_worker_record(rng) for _ in compile_factors]
+    cand = [_worker_record(rng, factor, cf) for cf in compile_factors]
+    runs = [{"env": {"backend": "cpu", "device_kind": "cpu"}, "records": [_measure.merge_processes(side)]} for side in (base, cand)]
+    return _compare.compare_runs(*runs, _compare.AB_THRESHOLDS, paired=True)
+
+
+def test_pairs_recover_a_built_in_ratio():
+    (slower,) = _ab_result(0, 1.2, [1.0] * 6)["cases"]
+    t = slower["metrics"]["time"]
+    assert t["pairs"] == 6 and t["rounds"] == 60 and t["verdict"] == "regressed" and 1.19 < t["ci_low"] <= t["ci_high"] < 1.21
+    (same,) = _ab_result(1, 1.0, [1.0] * 6)["cases"]
+    t = same["metrics"]["time"]
+    assert t["verdict"] == "unchanged" and 0.99 < t["ci_low"] <= t["ci_high"] < 1.01 and same["verdict"] == "unchanged"
+
+
+def test_compile_time_is_gated_over_worker_pairs():
+    # A/A, but the first pair's candidate compiled 40 % slower (its process landed badly):
+    # one sample is no evidence, and the trimmed mean over six pairs drops it.
+    aa = _ab_result(2, 1.0, [1.4, 1, 1, 1, 1, 1])
+    (case,) = aa["cases"]
+    c = case["metrics"]["compile.compile_s"]
+    assert c["kind"] == "pairs" and c["pairs"] == 6 and c["pair_ratios"][0] > 1.3
+    assert c["verdict"] != "regressed" and aa["regressions"] == 0
+    # A consistent +50 % over the six pairs is a regression (so ``nnbench ab`` exits 1).
+    slower = _ab_result(3, 1.0, [1.5] * 6)
+    (case,) = slower["cases"]
+    for stage in STAGES:
+        c = case["metrics"][f"compile.{stage}"]
+        assert c["verdict"] == "regressed" and 1.4 < c["ratio"] < 1.6 and c["ci_low"] > 1.25, stage
+    assert slower["regressions"] == 1 and case["verdict"] == "regressed"
+
+
+def test_compile_advice_names_pairs_that_decide():
+    """An inconclusive pair-level result says how many pairs would likely
+    decide (80 % power); drawing that many (same truth: +10 % against a 25 %
+    bar, 15 % noise per cold compile) mostly does."""
+    rng = np.random.default_rng(4)
+
+    def draw(pairs):
+        base = 0.05 * np.exp(0.15 * rng.standard_normal(pairs))
+        return list(base), list(base * 1.10 * np.exp(0.15 * rng.standard_normal(pairs)))
+
+    results = [_compare.compile_test(*draw(6), 0.25) for _ in range(12)]
+    advised = [r["more_data"] for r in results if r["verdict"] == "inconclusive" and r["more_data"]["count"]]
+    assert len(advised) >= 6 and all(a["unit"] == "pairs" and a["count"] > 6 and f"(--pairs {a['count']})" in a["text"] for a in advised)
+    verdicts = [_compare.compile_test(*draw(a["count"]), 0.25)["verdict"] for a in advised]
+    assert sum(v == "unchanged" for v in verdicts) >= 0.7 * len(verdicts)

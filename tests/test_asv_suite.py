@@ -14,10 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench_catalog():
+def bench_catalog(tmp_path_factory):
+    """The asv module. Its ``setup`` turns on JAX's persistent cache for the
+    process (as asv's fresh process per benchmark wants): here it points at
+    a temporary directory, never the user's ``~/.cache``."""
     from suites.asv import bench_catalog
 
-    return bench_catalog
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path_factory.mktemp("asv-jax-cache")))
+    yield bench_catalog
+    mp.undo()
 
 
 def test_params_come_from_the_catalog(bench_catalog):

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -171,3 +172,19 @@ def test_env_command():
     proc = nnbench_cli("env")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["backend"] == "cpu"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_report_says_when_a_run_is_unfinished_or_empty(tmp_path, capsys, fmt):
+    data = json.loads((Path(__file__).parent / "bad_inputs" / "disjoint" / "a.json").read_text())
+    path = tmp_path / "run.json"
+    for finished, records, note in (
+        (None, data["records"], "unfinished run: 1 case recorded, no end time"),
+        (None, [], "unfinished run: 0 cases recorded"),
+        ("2026-11-26T00:01:00+00:00", [], "this run holds no records"),
+        ("2026-11-26T00:01:00+00:00", data["records"], None),
+    ):
+        path.write_text(json.dumps(dict(data, finished=finished, records=records)))
+        assert main(["report", str(path), "--format", fmt]) == 0
+        out = capsys.readouterr().out
+        assert (note in out) if note else ("unfinished" not in out and "no records" not in out), (finished, len(records), out[:500])

@@ -2,6 +2,7 @@
 controlled sample distributions (no JAX needed): verdicts, exit codes,
 refusals, escaping, step detection."""
 
+import io
 import json
 import subprocess
 import sys
@@ -9,22 +10,23 @@ import types
 
 import numpy as np
 import pytest
+from rich.console import Console
 
-from nnbench import _compare, _results, _stats
+from nnbench import _compare, _report_compare, _results, _stats
 from nnbench.cli import main
 
 CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}
 
 
-def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops=1e6, rho=0.0, **extra):
-    """A record whose step times are AR(1) noise (correlation ``rho``) around ``median``."""
+def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops=1e6, rho=0.0, noise=0.02, **extra):
+    """A record whose step times are AR(1) noise (correlation ``rho``, log SD ``noise``) around ``median``."""
     case = dict(CASE, **(case or {}))
     rid = "/".join(case[k] for k in ("layer", "style", "mode", "size", "dtype"))
     rec = {"id": rid, "case": case, "status": status, "error": None if status == "ok" else "boom"}
     if status != "ok":
         return rec
     rng = np.random.default_rng(seed)
-    e = rng.standard_normal(n) * 0.02
+    e = rng.standard_normal(n) * noise
     for i in range(1, n):
         e[i] = rho * e[i - 1] + np.sqrt(1 - rho**2) * e[i]
     samples = (median * np.exp(e)).tolist()
@@ -228,7 +230,7 @@ def test_drifting_runs_raise_the_bar():
 
 def test_cross_device_report_side_by_side(tmp_path, capsys):
     cpu = write(tmp_path / "cpu.json", run([record(median=2e-3, throughput={"items_per_s": 500.0})]))
-    tpu_rec = record(median=1e-4, throughput={"items_per_s": 10000.0}, devices={"count": 4})
+    tpu_rec = record(median=1e-4, throughput={"items_per_s": 10000.0})  # one chip: per chip = items/s (sharded: tests/test_scaling.py)
     tpu_rec["work"]["mfu"] = 0.31
     tpu = write(tmp_path / "tpu.json", run([tpu_rec], device_kind="TPU <v5e>"))
     md = tmp_path / "r.md"
@@ -238,7 +240,7 @@ def test_cross_device_report_side_by_side(tmp_path, capsys):
     row = next(line for line in section.splitlines() if line.startswith("| mlp/jax/forward/tiny/float32"))
     cells = row.split(" | ")
     assert "★" in cells[2] and "★" not in cells[1]  # the TPU is fastest
-    assert "2500/s/chip" in cells[2] and "31.0 %" in cells[2]  # 10000 items/s over 4 chips
+    assert "1e+04/s/chip" in cells[2] and "31.0 %" in cells[2]
     assert "TPU &lt;v5e&gt; ×1" in section and (tmp_path / "r.devices.png").exists()
     page = tmp_path / "r.html"
     assert main(["report", cpu, tpu, "--format", "html", "--out", str(page)]) == 0
@@ -256,7 +258,8 @@ def _real_variant(tmp_path, name, scale=1.0, **env):
     data = json.loads(REAL.read_text())
     data["env"].update(env)
     for rec in data["records"]:
-        rec["time"]["samples_s"] = [s * scale for s in rec["time"]["samples_s"]]
+        samples = [s * scale for s in rec["time"]["samples_s"]]
+        rec["time"].update(_stats.summarize(samples), samples_s=samples)  # the summary must still describe the samples
     return write(tmp_path / name, data)
 
 
@@ -266,7 +269,9 @@ def test_real_run_against_itself_exits_0(capsys):
     assert len(result["cases"]) == 4 and result["regressions"] == 0 and not result["env_diff"]
     times = [c["metrics"]["time"] for c in result["cases"]]
     assert all(t["ratio"] == 1 and t["ci_low"] <= 1 <= t["ci_high"] for t in times)
-    assert {t["verdict"] for t in times} <= {"unchanged", "inconclusive"}  # inconclusive: a run too noisy to bound 5 %
+    # These runs drift 30-48 % within themselves: even against itself such a run cannot vouch for +-5 %
+    # (the old drift guard called all four unchanged), and the advice says what would.
+    assert all(t["drift"] > 0.25 and t["verdict"] == "inconclusive" and "nnbench ab" in t["more_data"]["text"] for t in times)
     assert all(c["metrics"]["compile.hlo_ops"]["verdict"] == "unchanged" for c in result["cases"])
 
 
@@ -282,3 +287,100 @@ def test_too_few_samples_is_inconclusive(pair, capsys):
     assert main(["compare", base, cand, "--format", "md"]) == 0
     out = capsys.readouterr().out
     assert "inconclusive" in out and "too few samples" in out
+
+
+# --- verdicts claim only what the data show ---
+
+
+@pytest.mark.parametrize(
+    "ratio, lo, hi, expected",
+    [
+        (1.024, 0.899, 2.088, "inconclusive"),  # seen on dense/linen/train at 5 %, called unchanged by the old rule
+        (1.03, 1.01, 1.08, "inconclusive"),  # a real shift whose CI reaches past +5 %: the old rule said unchanged
+        (0.97, 0.93, 0.99, "inconclusive"),  # the same below 1
+        (1.02, 1.01, 1.03, "unchanged"),  # real, but the whole CI inside the band
+        (0.99, 0.96, 1.04, "unchanged"),
+        (1.08, 1.06, 1.10, "regressed"),
+        (1.08, 0.99, 1.17, "inconclusive"),
+        (0.90, 0.88, 0.93, "improved"),
+    ],
+)
+def test_unchanged_needs_the_whole_ci_inside_the_band(ratio, lo, hi, expected):
+    assert _compare.verdict(ratio, lo, hi, 0.05) == expected
+
+
+def test_runs_drifting_past_the_band_are_never_unchanged():
+    """A/A on runs that wander 20 % inside themselves: the ratio sits near 1,
+    but the raised bar cannot vouch for +-5 % (the old guard said unchanged)."""
+    a, b = ([s * (1.2 if (i // 30) % 2 else 1.0) for i, s in enumerate(record(seed=seed)["time"]["samples_s"])] for seed in (1, 2))
+    res = _compare.ratio_test(a, b, 0.05)
+    assert 0.95 < res["ratio"] < 1.05 and res["threshold_used"] > 0.05
+    assert 1 / (1 + res["threshold_used"]) <= res["ci_low"] and res["ci_high"] <= 1 + res["threshold_used"]  # inside the raised bar
+    assert res["verdict"] == "inconclusive" and "nnbench ab" in res["more_data"]["text"]
+    tight = dict(res, ratio=1.0, ci_low=0.99, ci_high=1.01)  # even a tight CI: the shift between runs may hide a change
+    assert _compare.decide(tight, 0.05) == (res["threshold_used"], "inconclusive")
+    assert _compare.decide(dict(tight, drift=0.01), 0.05) == (0.05, "unchanged")  # from steady runs it may be unchanged
+
+
+def test_inconclusive_says_how_much_more_data_would_decide(pair, tmp_path, capsys):
+    # The truth is A/A; 300 samples of 10 % noise leave the CI reaching past +-5 %.
+    base, cand = pair([record(seed=11, noise=0.1)], [record(seed=12, noise=0.1)])
+    assert main(["compare", base, cand, "--format", "json"]) == 0
+    t = json.loads(capsys.readouterr().out)["cases"][0]["metrics"]["time"]
+    advice = t["more_data"]
+    assert t["verdict"] == "inconclusive" and advice["unit"] == "samples" and 2 < advice["factor"] < 100
+    assert advice["count"] == pytest.approx(advice["factor"] * 300, abs=1)
+    phrase = f"(~{advice['count']} per run) would likely decide at ±5 %"
+    for fmt in ("md", "html"):
+        out = tmp_path / f"c.{fmt}"
+        assert main(["compare", base, cand, "--format", fmt, "--out", str(out)]) == 0
+        assert phrase in out.read_text()
+    wide = Console(file=io.StringIO(), width=1000)  # the terminal table, unwrapped
+    _report_compare.print_compare(_compare.compare_runs(*(_results.read_run(p) for p in (base, cand))), wide)
+    assert phrase in wide.file.getvalue()
+    # Following the advice (new draws, same truth and noise) decides most of the time.
+    decided = 0
+    for seed in range(6):
+        a, b = (record(n=advice["count"], seed=100 + 2 * seed + i, noise=0.1)["time"]["samples_s"] for i in (0, 1))
+        decided += _compare.ratio_test(a, b, 0.05)["verdict"] == "unchanged"
+    assert decided >= 4
+
+
+def test_one_compile_sample_per_side_is_shown_but_never_fails(pair, capsys):
+    # A/A on a loaded machine: one cold compile 40 % slower. One sample has no noise estimate.
+    slow = {"trace_s": 0.01, "lower_s": 0.01, "compile_s": 0.07, "total_s": 0.09, "hlo_ops": 40, "jaxpr_eqns": 10}
+    base, cand = pair([record(seed=1)], [record(seed=2, compile=slow)])
+    assert main(["compare", base, cand, "--format", "json"]) == 0
+    case = json.loads(capsys.readouterr().out)["cases"][0]
+    c = case["metrics"]["compile.compile_s"]
+    assert c["verdict"] == "untested" and c["ratio"] == pytest.approx(1.4) and case["verdict"] == "unchanged"
+    assert main(["compare", base, cand, "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "×1.400 (one sample per side: no noise estimate): untested" in out
+    assert "compile.trace_s" not in out  # untested and within its threshold: not listed
+
+
+def _verdicts_study():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "studies" / "verdicts.py"
+    spec = importlib.util.spec_from_file_location("verdicts_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_simulated_known_truths():
+    """A small run of studies/verdicts.py: separate runs on a drifting, bimodal
+    machine never call a true +10 % unchanged (the old rule did, in the same
+    trials); ab on a quiet machine finds +10 % and raises no A/A alarm."""
+    v = _verdicts_study()
+    sizes = v.Sizes()
+    ten = v.run_cell(v.compare_trial, v.MACHINES["tiny"], sizes, 0.10, 25, (5,), follow=0)
+    assert ten.new["unchanged"] == 0 and ten.old["unchanged"] >= 2
+    found = v.run_cell(v.ab_trial, v.MACHINES["quiet"], sizes, 0.10, 12, (6,), follow=0)
+    assert found.new["regressed"] == 12
+    aa = v.run_cell(v.ab_trial, v.MACHINES["quiet"], sizes, 0.0, 12, (7,), follow=0)
+    assert aa.new["regressed"] + aa.new["improved"] == 0 and aa.new["unchanged"] >= 8

@@ -1,7 +1,8 @@
-"""Durability: a run killed with SIGKILL keeps every finished case and
-``--resume`` completes it; Ctrl-C stops the workers, keeps what finished and
-says how to resume (exit 130); two runs into one folder both end intact;
-the parent's memory is recorded at start and end."""
+"""Durability: a run killed with SIGKILL keeps every finished case, leaves
+nothing in the temp directory, and ``--resume`` completes it (leaving no lock
+file); Ctrl-C and SIGTERM stop the workers, keep what finished and say how
+to resume (exit 130, 143); two runs into one folder both end intact; the
+parent's memory is recorded at start and end."""
 
 import json
 import os
@@ -85,7 +86,9 @@ def gone(mark, timeout=30):
 @pytest.mark.slow
 def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     out, mark = tmp_path / "run.json", f"NNBENCH_TEST_MARK={uuid.uuid4()}"
-    env = {"NNBENCH_TEST_CASES": "8", "NNBENCH_TEST_MARK": mark}
+    temp = tmp_path.parent / f"{tmp_path.name}-tmpdir"
+    temp.mkdir()
+    env = {"NNBENCH_TEST_CASES": "8", "NNBENCH_TEST_MARK": mark, "TMPDIR": str(temp)}
     proc = start(out, **env)
     wait_for_records(out, 4, proc)
     proc.kill()  # SIGKILL mid-run: the second worker is busy
@@ -95,6 +98,7 @@ def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     assert all(r["status"] == "ok" for r in data["records"])
     assert gone(mark), [Path(f"/proc/{p}/cmdline").read_bytes() for p in processes_marked(mark)]
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp files left
+    assert list(temp.iterdir()) == []  # nor the workers' requests: they travel as unlinked files
 
     resumed = subprocess.run(
         [sys.executable, "-m", "nnbench", "run", "--resume", str(out)],
@@ -111,20 +115,40 @@ def test_sigkill_keeps_finished_cases_and_resume_completes(tmp_path):
     assert ids == [f"g{i // 4:03d}/c{i:03d}/forward/default/float32" for i in range(8)]
     assert final["finished"] and len(final["resumed"]) == 1
     assert final["request"]["budget"] == 0.02  # the first run's options were reused
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")]  # the resume lock is gone
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_workers_keeps_results_and_says_how_to_resume(tmp_path):
+@pytest.mark.parametrize(
+    "sig, code, said",
+    [(signal.SIGINT, 130, ""), (signal.SIGTERM, 128 + signal.SIGTERM, "terminated (SIGTERM)")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_stop_signal_stops_workers_keeps_results_and_says_how_to_resume(tmp_path, sig, code, said):
     out, mark = tmp_path / "run.json", f"NNBENCH_TEST_MARK={uuid.uuid4()}"
     proc = start(out, NNBENCH_TEST_CASES="8", NNBENCH_TEST_MARK=mark)
     wait_for_records(out, 4, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert f"resume with: nnbench run --resume {out}" in stderr and "Traceback" not in stderr
-    assert gone(mark), "workers survived Ctrl-C"
+    assert proc.returncode == code, stderr
+    assert said in stderr and f"resume with: nnbench run --resume {out}" in stderr and "Traceback" not in stderr
+    assert gone(mark), f"workers survived {sig.name}"
     data = _results.read_run(out)
     assert len(data["records"]) >= 4 and all(r["status"] == "ok" for r in data["records"])
+
+
+def test_resume_lock_is_exclusive_and_leaves_no_file(tmp_path):
+    from nnbench.cli import BadInput, _lock
+
+    run = tmp_path / "run.json"
+    run.write_text("{}")
+    held = _lock(run)
+    assert (tmp_path / ".run.json.lock").exists()
+    with pytest.raises(BadInput, match="another nnbench is writing"):
+        _lock(run)
+    held.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+    _lock(run).close()  # free again
 
 
 @pytest.mark.slow

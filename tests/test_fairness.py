@@ -1,6 +1,10 @@
 """The same-compiled-program helper and the pinned matmul precision."""
 
-import jax
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from nnbench import _env, _report
 from nnbench._fairness import diff_text, same_program
@@ -38,7 +42,25 @@ def test_markdown_has_same_program_section():
     assert "| dense/forward/tiny/float32 | linen | no | dot 1→2 |" in text
 
 
-def test_matmul_precision_is_pinned_and_recorded():
-    _env.pin_matmul_precision()
-    assert jax.config.jax_default_matmul_precision == _env.MATMUL_PRECISION
-    assert _env.fingerprint()["matmul_precision"] == _env.MATMUL_PRECISION
+_PRECISION_PROBE = """
+import json, re
+import layers
+from nnbench import _env
+
+def precisions():
+    built = layers.build(layers.get("mlp"), "jax", "tiny", "forward")
+    return sorted(set(re.findall(r"precision = \\[(\\w+), \\w+\\]", built.step.lower(*built.args).as_text())))
+
+before = precisions()
+_env.pin_matmul_precision()
+print(json.dumps({"before": before, "after": precisions(), "recorded": _env.fingerprint()["matmul_precision"]}))
+"""
+
+
+def test_pinned_precision_reaches_the_compiled_program():
+    """In a fresh process: the catalog's matmuls lower with the default
+    precision until nnbench pins it, then with HIGHEST, as the env records."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", _PRECISION_PROBE], env=env, capture_output=True, text=True, check=True, timeout=120)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"before": ["DEFAULT"], "after": [_env.MATMUL_PRECISION.upper()], "recorded": _env.MATMUL_PRECISION}

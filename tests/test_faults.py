@@ -13,7 +13,7 @@ import pytest
 from nnbench import _results
 
 TESTS = Path(__file__).parent
-pytestmark = pytest.mark.slow  # one real run: seven cases, five worker processes, one 10 s timeout
+pytestmark = pytest.mark.slow  # one real run: eight cases, five worker processes, one 10 s timeout
 
 FAST = ("--budget", "0.05", "--target-ci", "0.5", "--min-samples", "5")
 
@@ -54,8 +54,8 @@ def test_run_exits_1_and_every_case_is_recorded_once(fault_run):
     proc, data, _ = fault_run
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert sorted(_by_name(data)) == sorted(["ok1", "exception", "ok2", "segfault", "oom", "hang", "nan"])
-    assert len(data["records"]) == 7 and data["finished"]
+    assert sorted(_by_name(data)) == sorted(["ok1", "exception", "ok2", "segfault", "oom", "oom_step", "hang", "nan"])
+    assert len(data["records"]) == 8 and data["finished"]
 
 
 def test_healthy_cases_complete_beside_the_faults(fault_run):
@@ -73,6 +73,7 @@ def test_healthy_cases_complete_beside_the_faults(fault_run):
         ("exception", "exception", "RuntimeError: injected fault"),
         ("segfault", "signal", "worker killed by SIGSEGV"),
         ("oom", "oom", "MemoryError"),
+        ("oom_step", "oom", "MemoryError: Unable to allocate"),  # inside the step: XLA re-raised the callback's error
         ("hang", "timeout", "timeout: no result after 10 s"),
     ],
 )
@@ -83,6 +84,19 @@ def test_fault_recorded_with_kind_and_message(fault_run, name, fault, message):
     assert "time" not in rec
     if fault == "signal":
         assert rec["signal"] == "SIGSEGV"
+
+
+def test_each_failure_is_one_console_line(fault_run):
+    """The console names each failure on one line (an XLA error wrapping a
+    callback's traceback was 35); the whole text stays in the record."""
+    proc, data, _ = fault_run
+    for r in data["records"]:
+        if r["status"] != "ok":
+            lines = [line for line in proc.stderr.splitlines() if r["id"] in line]
+            assert len(lines) == 1, (r["id"], proc.stderr)
+            assert "\n" not in r["error"]
+    step_oom = _by_name(data)["oom_step"]
+    assert "Traceback" in step_oom["traceback"] and "CpuCallback" in step_oom["traceback"]
 
 
 def test_non_finite_output_is_invalid_not_a_timing(fault_run):

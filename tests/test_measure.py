@@ -30,19 +30,31 @@ def slow_step():
 
 
 def test_every_sample_blocks_on_whole_output(slow_step, fast_policy, monkeypatch):
+    """Every leaf of every output the step produced while measured — the
+    cheap one and the slow one, in fenced single calls and in bursts — was
+    handed to ``block_until_ready`` before its clock stopped."""
     f, x = slow_step
-    blocked = []
+    produced, blocked = [], set()
     real = _timing.jax.block_until_ready
 
+    class Spied:
+        def __call__(self, *args):
+            out = f(*args)
+            produced.extend(jax.tree_util.tree_leaves(out))
+            return out
+
+        def trace(self, *args):
+            return f.trace(*args)
+
     def spy(out):
-        blocked.append(out)
+        blocked.update(id(leaf) for leaf in jax.tree_util.tree_leaves(out))
         return real(out)
 
     monkeypatch.setattr(_timing.jax, "block_until_ready", spy)
-    rec = nnbench.measure(f, x, policy=fast_policy)
-    n_calls = 1 + rec["time"]["warmup_calls"] + rec["time"]["n"] + 0
-    assert len(blocked) == n_calls
-    assert all(isinstance(o, dict) and set(o) == {"cheap", "slow"} for o in blocked)
+    rec = nnbench.measure(Spied(), x, policy=fast_policy)
+    t = rec["time"]
+    assert len(produced) == 2 * (1 + t["warmup_calls"] + t["rewarm_calls"] + t["n"] * t["calls_per_sample"])
+    assert all(id(leaf) in blocked for leaf in produced)
 
 
 def test_settle_calls_every_lane_untimed_before_warm_up(fast_policy):

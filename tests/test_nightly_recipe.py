@@ -2,6 +2,7 @@
 locally on two small runs: first night makes the baseline, second compares."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "ci" / "nightly.sh"
 SMALL = "--layer mlp --style jax --mode forward --size tiny --dtype float32 --in-process --budget 0.05 --min-samples 3 --target-ci 0.5"
-
-
-def _has_compare() -> bool:
-    r = subprocess.run(
-        [sys.executable, "-m", "nnbench", "compare", "--help"], capture_output=True, env=_env(), timeout=120
-    )
-    return r.returncode == 0
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -33,6 +27,12 @@ def _env(**extra: str) -> dict[str, str]:
 def _night(out: Path, prev: Path | None, summary: Path) -> subprocess.CompletedProcess:
     args = ["bash", str(SCRIPT), str(out)] + ([str(prev)] if prev else [])
     return subprocess.run(args, env=_env(GITHUB_STEP_SUMMARY=str(summary)), capture_output=True, text=True, timeout=400)
+
+
+def test_compare_is_there_for_the_second_night():
+    # The recipe's second night runs ``nnbench compare``: its absence is a bug, not a skip.
+    r = subprocess.run([sys.executable, "-m", "nnbench", "compare", "--help"], capture_output=True, text=True, env=_env(), timeout=120)
+    assert r.returncode == 0 and "BASELINE" in r.stdout, r.stderr
 
 
 def test_workflow_calls_the_script():
@@ -51,10 +51,12 @@ def test_two_nights(tmp_path):
     assert "baseline" in first.stderr
     assert "mlp" in summary.read_text()
 
-    if not _has_compare():
-        pytest.skip("`nnbench compare` is not in this build yet (issue 7); first night checked")
     second = _night(tmp_path / "night2", tmp_path / "night1" / "run.json", summary)
-    # 1 is a legitimate answer (a regression on a noisy machine); 2 is not.
+    # 1 is a legitimate answer (separate runs on this loaded VM moved the same
+    # step by 3.9x once); 2 is not.
     assert second.returncode in (0, 1), second.stdout + second.stderr
-    assert (tmp_path / "night2" / "compare.md").stat().st_size > 0
+    compare = (tmp_path / "night2" / "compare.md").read_text()
+    assert "1 cases compared" in compare
+    # One cold compile per night is no evidence: shown when it moved, never a verdict.
+    assert set(re.findall(r"compile\.[a-z\\_]+ [^|<]*: (\w+)(?=<br>| \|)", compare)) <= {"untested"}
     assert summary.read_text().count("mlp") >= 2

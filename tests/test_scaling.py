@@ -69,13 +69,21 @@ def test_child_env_gives_exactly_n_devices(monkeypatch):
     assert env["XLA_FLAGS"] == "--xla_cpu_foo=1 --xla_force_host_platform_device_count=8"
 
 
-def test_strategies_match_one_device_and_record_collectives(fast_policy):
-    """In-process on conftest's 4 devices: every strategy passes the gate and
-    its compiled program holds the collectives its layout implies."""
+@pytest.fixture(scope="module")
+def strategy_records(fast_policy):
+    """In-process on conftest's 4 devices: the mlp train step on 1 device (dp)
+    and on 2 devices in every strategy, as ``nnbench run`` records them."""
     cases = [Case("mlp", "jax", "train", "tiny", devices=1, strategy="dp")]
     cases += [Case("mlp", "jax", "train", "tiny", devices=2, strategy=s) for s in ("dp", "fsdp", "tp", "dp_shard_map")]
     records = run_group(cases, fast_policy)
     _scaling.annotate(records)
+    return records
+
+
+def test_strategies_match_one_device_and_record_collectives(strategy_records):
+    """Every strategy passes the gate and its compiled program holds the
+    collectives its layout implies."""
+    records = strategy_records
     by = {(r["case"]["strategy"], r["case"]["devices"]): r for r in records}
     for r in records:
         assert r["status"] == "ok", r["error"]
@@ -83,8 +91,10 @@ def test_strategies_match_one_device_and_record_collectives(fast_policy):
         assert s["gate"]["ok"] and s["mesh_shape"] == {_sharding.MESH_AXIS[r["case"]["strategy"]]: r["case"]["devices"]}
         assert r["compile"]["recompiles"] == 0
     assert sum(by["dp", 1]["scaling"]["collectives"].values()) == 0
+    # Strong scaling: efficiency = T_1 / (N * T_N), read from the two records' own medians.
+    t1, t2 = by["dp", 1]["time"]["median"], by["dp", 2]["time"]["median"]
     assert by["dp", 1]["scaling"]["efficiency"] == pytest.approx(1.0)
-    assert by["dp", 2]["scaling"]["efficiency"] > 0
+    assert by["dp", 2]["scaling"]["efficiency"] == pytest.approx(t1 / (2 * t2), rel=1e-9)
     assert by["tp", 2]["scaling"]["efficiency"] is None  # no 1-device tp record to compare with
     assert by["dp", 2]["scaling"]["collectives"]["all-reduce"] >= 1
     assert by["dp_shard_map", 2]["scaling"]["collectives"]["all-reduce"] >= 1
@@ -96,6 +106,48 @@ def test_strategies_match_one_device_and_record_collectives(fast_policy):
     table = _scaling_report.rows(records)
     assert len(table) == len(records) and table[0]["efficiency"] == "100 %"
     assert _scaling_report.plot_png(records).startswith(b"\x89PNG")
+
+
+def test_efficiency_against_hand_computed_values():
+    """``annotate`` on records with chosen medians: strong scaling on 2
+    devices at the 1-device step time is 50 % efficient, at half of it 100 %;
+    weak scaling at the same step time is 100 %."""
+
+    def rec(devices, median, scaling="strong", batch=8):
+        items = batch * (devices if scaling == "weak" else 1)
+        case = Case("mlp", "jax", "train", "tiny", devices=devices, strategy="dp", scaling=scaling)
+        return {
+            "status": "ok",
+            "case": case.to_dict(),
+            "throughput": {"items_per_s": items / median},
+            "scaling": {"devices": devices, "items_per_s_per_device": items / median / devices},
+        }
+
+    records = [rec(1, 2e-3), rec(2, 2e-3), rec(1, 2e-3, "weak"), rec(2, 2e-3, "weak")]
+    _scaling.annotate(records)
+    assert [r["scaling"]["efficiency"] for r in records] == pytest.approx([1.0, 0.5, 1.0, 1.0])
+    fast = [rec(1, 2e-3), rec(2, 1e-3)]
+    _scaling.annotate(fast)
+    assert fast[1]["scaling"]["efficiency"] == pytest.approx(1.0)
+
+
+def test_cross_device_report_counts_chips_of_a_sharded_record(strategy_records, tmp_path):
+    """Items/s per chip divides by the devices the case ran on (its mesh), read
+    from records the suite produced: the 2-device dp record ÷ 2, the 1-device ÷ 1."""
+    from nnbench import _env, _report_devices, _results
+
+    env = _env.fingerprint()
+    runs = [
+        ("cpu.json", {**_results.new_run(env), "records": strategy_records}),
+        ("tpu.json", {**_results.new_run({**env, "device_kind": "TPU v5 lite"}), "records": strategy_records}),
+    ]
+    _, rows = _report_devices.table(runs)
+    by_id = {row["id"]: row for row in rows}
+    for r in strategy_records:
+        cell = by_id[r["id"]]["cells"][0]
+        assert cell["per_chip"] == pytest.approx(r["throughput"]["items_per_s"] / r["case"]["devices"])
+    d2 = next(r for r in strategy_records if r["case"]["devices"] == 2)
+    assert by_id[d2["id"]]["cells"][1]["per_chip"] < 0.51 * d2["throughput"]["items_per_s"]
 
 
 def test_weak_scaling_grows_the_global_batch(fast_policy):

@@ -5,22 +5,28 @@ output projection with bias.
 Config keys: ``batch``, ``seq``, ``d_model``, ``heads``, ``causal``. Canonical
 layout: ``{"params": {"query"|"key"|"value": {"w": [d_model, heads,
 head_dim], "b": [heads, head_dim]}, "out": {"w": [heads, head_dim, d_model],
-"b": [d_model]}}}``. FLOPs: projections ``4·2·B·T·D²`` plus scores and
-weighted sum ``2·2·B·T²·D``, the latter halved under the causal mask; train ×3.
+"b": [d_model]}}}``.
 """
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import mse, normal_batch
 from layers.attention import _haiku, _jax, _linen, _nnx
 
 
 def flops(config, mode):
+    """Model FLOPs (the rule: ``layers._flops``; derivation in
+    ``_flops.attention``). Forward ``8·B·T·D²`` (four projections) +
+    ``4·B·T²·D`` (scores and weighted sum over the full ``T × T`` matrix:
+    the causal mask selects after computing it) + biases, scale, mask and
+    softmax. Train adds the MSE loss and the parameters' gradients: every
+    projection's weights (``8·B·T·D²``) and the gradient into the heads'
+    output (``2·B·T·D²``), but no input gradient of the Q/K/V projections
+    (the input is the data): ``18·B·T·D²``, not ``24``, and ``12·B·T²·D``
+    for the score terms."""
     b, t, d = config["batch"], config["seq"], config["d_model"]
-    attention = 2 * 2 * b * t * t * d
-    if config["causal"]:
-        attention /= 2
-    forward = 4 * 2 * b * t * d * d + attention
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    layer = _flops.attention(b, t, d, config["heads"], config["causal"])
+    return _flops.step(mode, [layer], _flops.mse(b * t * d))
 
 
 def _config(batch, seq, d_model, heads, causal=True):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import TOLERANCE, mse, normal_batch
 
@@ -28,11 +29,16 @@ def out_spatial(config) -> tuple[int, ...]:
 
 
 def flops(config, mode):
-    """``2·B·positions·prod(kernel)·c_in·c_out``, positions being the output
-    positions (the input ones for a transposed conv); train ×3."""
-    positions = math.prod(config["spatial"] if config.get("transpose") else out_spatial(config))
-    forward = 2 * config["batch"] * positions * math.prod(config["kernel"]) * config["c_in"] * config["c_out"]
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    """Model FLOPs (the rule: ``layers._flops``). Forward ``2·B·taps·c_in·
+    c_out`` + the bias, ``taps`` the (output position, kernel tap) pairs that
+    land on real input (``_flops.conv_taps``: padding and a transposed
+    conv's holes are no work; 121 of 144 at 8×8, 3×3, stride 2, SAME). Train:
+    that, the MSE loss (``5·B·positions·c_out``), the kernel gradient (the
+    same multiply-adds) and the bias gradient; the input's gradient is not
+    formed."""
+    c = config
+    layer = _flops.conv(c["batch"], c["spatial"], c["c_in"], c["c_out"], c["kernel"], c["stride"], c["padding"], bool(c.get("transpose")))
+    return _flops.step(mode, [layer], _flops.mse(c["batch"] * math.prod(out_spatial(c)) * c["c_out"]))
 
 
 def config(batch, spatial, c_in, c_out, kernel, stride, padding, transpose=False):

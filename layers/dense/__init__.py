@@ -6,15 +6,20 @@ Config keys: ``batch``, ``d_in``, ``d_out`` (ints). Canonical layout:
 
 from __future__ import annotations
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import TOLERANCE, mse, normal_batch
 from layers.dense import _haiku, _jax, _linen, _nnx
 
 
 def flops(config, mode):
-    """``2·B·in·out`` forward; train adds the two backward matmuls (×3)."""
-    forward = 2 * config["batch"] * config["d_in"] * config["d_out"]
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    """Model FLOPs (the rule: ``layers._flops``). Forward: ``2·B·in·out``
+    + the bias ``B·out``. Train: that, the MSE loss on ``B·out`` outputs
+    (``5·B·out`` with its gradient), the weight gradient ``xᵀ·g``
+    (``2·B·in·out``) and the bias gradient (``(B - 1)·out``); the input's
+    gradient is not formed, so train is about 2 × forward, not 3 ×."""
+    b, d_out = config["batch"], config["d_out"]
+    return _flops.step(mode, [_flops.dense(b, config["d_in"], d_out)], _flops.mse(b * d_out))
 
 
 def _config(batch, d_in, d_out):

@@ -7,10 +7,22 @@ layer alone. Config keys: ``batch``, ``d_in``, ``d_out``, ``rate``.
 Canonical layout: ``{"params": {"w": [d_in, d_out], "b": [d_out]}}``.
 """
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import TOLERANCE, mse, normal_batch
-from layers.dense import flops
 from layers.dropout import _haiku, _jax, _linen, _nnx
+
+
+def flops(config, mode):
+    """Model FLOPs (the rule: ``layers._flops``): the Dense layer's (see
+    ``layers.dense.flops``) plus, in training, ``where(keep, y / (1 - rate),
+    0)`` on its ``B·out`` outputs (a divide and a select) and the same two
+    in its gradient. Drawing the mask is random-number generation, not
+    counted; eval is the Dense layer alone."""
+    b, d_out = config["batch"], config["d_out"]
+    n = b * d_out
+    drop = _flops.Work(2 * n, inputs=2 * n, eval=0.0, has_params=False)
+    return _flops.step(mode, [_flops.dense(b, config["d_in"], d_out), drop], _flops.mse(n))
 
 
 def _config(batch, d_in, d_out, rate=0.5):
@@ -28,4 +40,5 @@ ENTRY = Entry(
     tolerance=TOLERANCE,
     impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
     stochastic=True,
+    flops_note="XLA also counts drawing the dropout mask (threefry's integer operations and the bits-to-float conversion, tens of operations per element) as FLOPs; model FLOPs count no random-number generation",
 )

@@ -2,13 +2,13 @@
 ``[batch, seq, features]`` in the compute dtype.
 
 Config keys: ``batch``, ``seq``, ``vocab``, ``features``. Canonical layout:
-``{"params": {"table": [vocab, features]}}``. FLOPs: 0 forward (a gather);
-train counts the gradient's scatter-add, ``batch·seq·features``.
+``{"params": {"table": [vocab, features]}}``.
 """
 
 import jax
 import jax.numpy as jnp
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import TOLERANCE, mse
 from layers.embedding import _haiku, _jax, _linen, _nnx
@@ -24,8 +24,12 @@ def make_batch(config, key, dtype):
 
 
 def flops(config, mode):
+    """Model FLOPs (the rule: ``layers._flops``). Forward: a lookup (a
+    gather), 0. Train: the MSE loss on the ``n = batch·seq·features``
+    outputs (``5n``) and the table's gradient, the output gradient
+    scatter-added into it (``n``)."""
     n = config["batch"] * config["seq"] * config["features"]
-    return {"init": 0.0, "forward": 0.0, "train": float(n)}[mode]
+    return _flops.step(mode, [_flops.Work(0.0, params=n)], _flops.mse(n))
 
 
 def _config(batch, seq, vocab, features):
@@ -42,4 +46,5 @@ ENTRY = Entry(
     items=lambda config: config["batch"] * config["seq"],
     tolerance=TOLERANCE,
     impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    flops_note="forward is a lookup, 0 model FLOPs; XLA counts the lookup's integer index arithmetic (wrapping negative ids: a compare, an add and a select per token) as FLOPs",
 )

@@ -4,16 +4,26 @@ epsilon 1e-5.
 
 Config keys: ``batch``, ``shape`` (``(height, width, channels)``),
 ``groups``. Canonical layout: ``{"params": {"scale": [C], "bias": [C]}}``.
-FLOPs: about 8 per element forward.
 """
 
+from layers import _flops
 from layers._kit import norm_entry
 from layers.groupnorm import _haiku, _jax, _linen, _nnx
+
+
+def work(config) -> _flops.Work:
+    """FLOPs (the rule: ``layers._flops``) on ``n = batch·H·W·C`` elements
+    in ``batch·groups`` normalisation groups: ``E[x²] - E[x]²`` statistics,
+    normalise, scale and shift, ``7n + 4·batch·groups`` forward; the scale
+    and bias gradients ``3n - 2C`` (``_flops.normalize``)."""
+    h, w, c = config["shape"]
+    b = config["batch"]
+    return _flops.normalize(b * h * w * c, b * config["groups"], c)
 
 ENTRY = norm_entry(
     "groupnorm",
     "GroupNorm over channel groups",
-    8,
+    work,
     {
         "tiny": {"batch": 2, "shape": (4, 4, 8), "groups": 4},
         "small": {"batch": 32, "shape": (16, 16, 64), "groups": 32},

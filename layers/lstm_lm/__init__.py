@@ -10,17 +10,29 @@ own core; see ``_haiku``.)
 
 from __future__ import annotations
 
+from layers import _flops
 from layers._catalog import Entry
 from layers.lstm_lm import _haiku, _jax, _linen, _nnx
 from layers.transformer_lm import loss, make_batch
 
 
 def flops(config, mode):
-    """Gate matmuls ``2·B·T·(E+H)·4H`` + head ``2·B·T·H·V``; elementwise gate
-    math and the lookup are not counted. Train = 3 × forward."""
+    """Model FLOPs (the rule: ``layers._flops``), ``N = B·T`` tokens, ``G =
+    4H`` gate units. The lookup (0), the input projection ``x·w_i + b`` for
+    every step at once (``_flops.dense``), then per step the LSTM cell of
+    ``layers.lstm.cell`` without its input matmul and bias: ``h·w_h``
+    (``2·B·H·G``), the sum with the projected input (``B·G``), sigmoids
+    and cell math (``13·B·H``); backward per step the cell's ``23·B·H``,
+    ``hᵀ·dg`` and ``dg·w_hᵀ`` (``2·2·B·H·G``) and ``w_h``'s gradient
+    accumulated (``H·G``). The head ``2·N·H·V`` + bias and the
+    cross-entropy loss; backward reaches the embedding (the projection's
+    input gradient, then ``N·E`` scatter-added)."""
     b, t, e, h, v = config["batch"], config["seq"], config["embed"], config["hidden"], config["vocab"]
-    forward = 2 * b * t * (e + h) * 4 * h + 2 * b * t * h * v
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    n, g = b * t, 4 * h
+    embed = _flops.Work(0.0, params=n * e)
+    cell = _flops.Work(2 * b * h * g + b * g + 13 * b * h, params=23 * b * h + 4 * b * h * g + h * g)
+    chain = [embed, _flops.dense(n, e, g), t * cell, _flops.dense(n, h, v)]
+    return _flops.step(mode, chain, _flops.cross_entropy(n, v))
 
 
 def _config(batch, seq, vocab, embed, hidden):

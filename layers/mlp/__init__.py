@@ -18,6 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from layers import _flops
 from layers._catalog import COMPILE_DEPTHS, Entry
 from layers.mlp import _haiku, _jax, _linen, _nnx
 
@@ -37,10 +38,21 @@ def loss(prediction, batch):
 
 
 def flops(config, mode):
-    """Matmul FLOPs: ``2·B·Σ in·out`` forward; backward costs twice that."""
-    widths = config["widths"]
-    forward = 2 * config["batch"] * sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    """Model FLOPs (the rule: ``layers._flops``): the Dense layers
+    (``2·B·Σ in·out`` + biases) and the activation after every layer but
+    the last (``_flops.activation``). Train adds the MSE loss and the
+    backward pass: every layer's weight and bias gradients, every layer's
+    input gradient but the first's (the input is the data), every
+    activation's gradient: ``2·B·Σ in·out`` + ``2·B·Σ in·out`` over the
+    layers after the first, not ``3 ×`` the forward. Scanned or not, the
+    math is the same."""
+    b, widths = config["batch"], config["widths"]
+    chain = []
+    for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        chain.append(_flops.dense(b, d_in, d_out))
+        if i < len(widths) - 2:
+            chain.append(_flops.activation(config["activation"], b * d_out))
+    return _flops.step(mode, chain, _flops.mse(b * widths[-1]))
 
 
 def _config(batch, widths, activation="relu", scan=False):

@@ -6,11 +6,11 @@ optimizer plumbing.
 
 Config keys: ``batch``, ``spatial``, ``channels``, ``window``, ``kind``
 (``"max"`` or ``"avg"``). Canonical layout: ``{"params": {}}``.
-FLOPs: one per window element per output (compare or add).
 """
 
 import math
 
+from layers import _flops
 from layers._catalog import Entry
 from layers._kit import TOLERANCE, mse, normal_batch
 
@@ -20,8 +20,14 @@ def out_spatial(c):
 
 
 def flops(c, mode):
-    forward = c["batch"] * math.prod(out_spatial(c)) * c["channels"] * c["window"] ** 2
-    return {"init": 0.0, "forward": float(forward), "train": float(forward)}[mode]
+    """Model FLOPs (the rule: ``layers._flops``): reducing each window of
+    ``window²`` inputs takes ``window² - 1`` maximums or adds per output,
+    and the average divides once more. With no parameters, train is that
+    forward and the MSE loss's forward (nothing is differentiated)."""
+    outputs = c["batch"] * math.prod(out_spatial(c)) * c["channels"]
+    per = c["window"] ** 2 - 1 + (c["kind"] == "avg")
+    pool = _flops.Work(per * outputs, has_params=False)
+    return _flops.step(mode, [pool], _flops.mse(outputs))
 
 
 def entry(kind: str) -> Entry:

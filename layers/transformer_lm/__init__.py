@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from layers import _flops
 from layers._catalog import COMPILE_DEPTHS, Entry
 from layers.transformer_lm import _haiku, _jax, _linen, _nnx
 
@@ -38,25 +39,50 @@ def loss(logits, batch):
     return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["y"]).mean()
 
 
-def block_flops(batch: int, seq: int, d: int, hidden: int, causal: bool) -> float:
-    """Matmul FLOPs of one pre-LN block's forward, ``N = B·T`` tokens:
+def block_work(batch: int, seq: int, d: int, heads: int, hidden: int, causal: bool) -> _flops.Work:
+    """FLOPs (the rule: ``layers._flops``) of one pre-LN block on ``N =
+    B·T`` tokens: ``x + attn(ln1(x))`` then ``x + fc2(gelu(fc1(ln2(x))))``.
 
-    ``2·N·D·3D`` (QKV) + ``2·N·D·D`` (out proj) + ``2·N·2·D·F`` (MLP) +
-    ``2·2·B·T²·D`` (scores and weighted values), halved when the causal mask
-    is used. Norms, softmax and the residual adds are not counted.
+    Its parts' derivations: ``_flops.layer_norm`` (×2), ``_flops.attention``
+    (Q/K/V/output projections ``8·N·D²``, scores and weighted sum
+    ``4·B·T²·D`` over the full ``T × T`` matrix), ``_flops.dense`` (the MLP,
+    ``4·N·D·F``), ``_flops.activation("gelu")``; each residual add is ``N·D``
+    forward, and its fork sums two gradients (``N·D``) backward. Every
+    block's input gradient is formed (the embeddings below have
+    parameters), so train costs about 3 × the forward here.
     """
     n = batch * seq
-    attn = 2 * 2 * batch * seq * seq * d * (0.5 if causal else 1.0)
-    return 2 * n * d * 3 * d + 2 * n * d * d + 2 * n * 2 * d * hidden + attn
+    residual = _flops.Work(n * d, inputs=n * d, has_params=False)
+    parts = [
+        _flops.layer_norm(n, d),
+        _flops.attention(batch, seq, d, heads, causal),
+        residual,
+        _flops.layer_norm(n, d),
+        _flops.dense(n, d, hidden),
+        _flops.activation("gelu", n * hidden),
+        _flops.dense(n, hidden, d),
+        residual,
+    ]
+    return _flops.total(parts)
 
 
 def flops(config, mode):
-    """``depth · block_flops(causal=True)`` + the head ``2·B·T·D·V`` (tied or
-    not); embedding lookups are free. Train = 3 × forward (backward costs
-    twice the forward)."""
+    """Model FLOPs (the rule: ``layers._flops``): token and position
+    embeddings (lookups, and their sum ``N·D``), ``depth`` blocks
+    (``block_work``, causal), the final LayerNorm, the vocabulary head
+    ``2·N·D·V`` (tied: ``x·Eᵀ``, no bias) and the cross-entropy loss over
+    ``N`` rows of ``V`` logits. Backward: the head's weight and input
+    gradients, every block's, and the embeddings' (the token gradient
+    scatter-added, ``N·D``, plus the tied head's ``V·D`` added in; the
+    position gradient summed over the batch). The optimizer update is not
+    counted."""
     b, t, d, v = config["batch"], config["seq"], config["d_model"], config["vocab"]
-    forward = config["depth"] * block_flops(b, t, d, config["hidden"], True) + 2 * b * t * d * v
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    n = b * t
+    tied = config["tied"]
+    embed = _flops.Work(n * d, params=n * d + (b - 1) * t * d + (v * d if tied else 0))
+    block = block_work(b, t, d, config["heads"], config["hidden"], causal=True)
+    chain = [embed, config["depth"] * block, _flops.layer_norm(n, d), _flops.dense(n, d, v, bias=not tied)]
+    return _flops.step(mode, chain, _flops.cross_entropy(n, v))
 
 
 def _config(batch, seq, vocab, d_model, heads, depth, tied=True, scan=False):

@@ -13,8 +13,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from layers import _flops
 from layers._catalog import Entry
-from layers.transformer_lm import block_flops
+from layers.transformer_lm import block_work
 from layers.vit import _haiku, _jax, _linen, _nnx
 
 
@@ -32,14 +33,22 @@ def loss(logits, batch):
 
 
 def flops(config, mode):
-    """Patch embedding ``2·B·N·P²·C·D`` (``N = (S/P)²`` patches) +
-    ``depth · block_flops(B, N, causal=False)`` + head ``2·B·D·classes``.
-    Train = 3 × forward."""
-    b, d, p = config["batch"], config["d_model"], config["patch"]
-    n = (config["image"] // p) ** 2
-    forward = 2 * b * n * p * p * config["channels"] * d
-    forward += config["depth"] * block_flops(b, n, d, config["hidden"], False) + 2 * b * d * config["classes"]
-    return {"init": 0.0, "forward": float(forward), "train": 3.0 * forward}[mode]
+    """Model FLOPs (the rule: ``layers._flops``): the patch embedding, a
+    stride-``P`` ``P × P`` convolution (``2·B·N·P²·C·D`` + bias, ``N =
+    (S/P)²`` patches; no input gradient, the image is the data), the
+    position embedding's add (``B·N·D``; its gradient a batch sum),
+    ``depth`` bidirectional blocks (``transformer_lm.block_work``), the
+    final LayerNorm, the mean over patches (a sum and a divide; gradient a
+    divide), the head ``2·B·D·classes`` + bias and the cross-entropy loss.
+    The optimizer update is not counted."""
+    b, d, p, s = config["batch"], config["d_model"], config["patch"], config["image"]
+    n = b * (s // p) ** 2
+    patch = _flops.conv(b, (s, s), config["channels"], d, (p, p), (p, p), "VALID")
+    pos = _flops.Work(n * d, params=n * d - n // b * d)
+    pool = _flops.Work(n * d, inputs=b * d, has_params=False)
+    block = block_work(b, n // b, d, config["heads"], config["hidden"], causal=False)
+    chain = [patch, pos, config["depth"] * block, _flops.layer_norm(n, d), pool, _flops.dense(b, d, config["classes"])]
+    return _flops.step(mode, chain, _flops.cross_entropy(b, config["classes"]))
 
 
 def _config(batch, image, patch, d_model, heads, depth, classes=10, channels=3):

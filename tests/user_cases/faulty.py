@@ -31,6 +31,16 @@ def exhausts_memory():
     return np.ones(2**27)
 
 
+def _allocate_in_callback(x):
+    big = np.ones(2**27)  # 1 GiB inside the running step: refused under the tests' --memory-limit
+    return np.asarray(x + big[:4].sum(), dtype=np.float32)
+
+
+def exhausts_memory_in_step():
+    step = jax.jit(lambda x: jax.pure_callback(_allocate_in_callback, jax.ShapeDtypeStruct((4,), jnp.float32), x))
+    return step, (jnp.ones(4),)
+
+
 def hangs():
     time.sleep(3600)
 
@@ -48,6 +58,7 @@ FAULTS = [
     ok("ok1", group="caught"),
     nnbench.UserCase("exception", raises, group="caught"),
     nnbench.UserCase("oom", exhausts_memory, group="caught"),
+    nnbench.UserCase("oom_step", exhausts_memory_in_step, group="caught"),
     nnbench.UserCase("nan", non_finite, group="caught"),
     # This worker dies: the group is retried one case per process.
     ok("ok2", group="dies"),

@@ -1,0 +1,5 @@
+"""A --cases module that ends the process while being imported."""
+
+import sys
+
+sys.exit(0)
