@@ -100,7 +100,9 @@ UNSTABLE_MARK = "†"
 UNSTABLE_NOTE = (
     f"{UNSTABLE_MARK} unstable: the ratio's 95 % CI over rounds is wider than ±{100 * _stats.RATIO_CI_LIMIT:g} %, "
     "or a case never reached steady state or had too few rounds: read it as a range, not a number "
-    "(the per-case table's stability column says why)"
+    "(the per-case table's stability column says why). A ratio's CI is within one run: between worker processes "
+    "(another run) the ratios of dispatch-bound styles moved by up to ±15 % on the 2-core CI machine "
+    "(studies/run_agreement.py); nnbench ab pairs processes to resolve a few per cent"
 )
 
 
