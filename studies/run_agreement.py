@@ -6,9 +6,13 @@ their minimum and whose CV is over 0.5.
 
 Usage: ``PYTHONPATH=$PWD python studies/run_agreement.py RUN1 RUN2``.
 """
-import sys, numpy as np
-from nnbench import _results as runfile
+import sys
+
+import numpy as np
+
 from nnbench import _report as report
+from nnbench import _results as runfile
+
 
 def cells(path):
     data = runfile.read_run(path)
