@@ -433,10 +433,11 @@ def test_input_cap_is_documented_and_raisable(scratch, capsys, monkeypatch):
 
 
 def test_published_run_file_fits_the_default_cap(monkeypatch):
-    """The published run file loads under the default cap (22 MB uncompressed against 256 MiB)."""
+    """The published run file (5.6 MB uncompressed since burst timing keeps fewer samples) loads under the
+    default 256 MiB cap with room to spare; the lower bound keeps this about a whole suite's file."""
     monkeypatch.delenv(_results.MAX_INPUT_ENV, raising=False)
     raw = _results.read_bytes(REPO / "reports" / "ci-cpu.json.gz")
-    assert 10 << 20 < len(raw) < _results.max_input_bytes() // 4
+    assert 2 << 20 < len(raw) < _results.max_input_bytes() // 4
 
 
 # --- in real processes: a FIFO that must not hang, a reader that leaves ---
