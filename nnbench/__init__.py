@@ -5,9 +5,9 @@ Public API: ``measure`` (one jitted step -> one record), ``load`` (run files
 user's case for ``nnbench run --cases``). Everything else is private.
 """
 
-from nnbench._measure import measure as measure
-from nnbench._results import load as load
-from nnbench._timing import TimingPolicy as TimingPolicy
-from nnbench._usercases import UserCase as UserCase
+from nnbench.measure.step import measure as measure
+from nnbench.measure.timing import TimingPolicy as TimingPolicy
+from nnbench.results.runfile import load as load
+from nnbench.run.usercases import UserCase as UserCase
 
 __version__ = "0.1.0"

@@ -2,8 +2,8 @@
 
 Builds each layer × style × mode step at one size, compiles it (no timing)
 and compares its optimized-HLO op histogram with the ``jax`` style's, using
-the same helpers a run's report uses (``nnbench._compile.hlo_op_histogram``,
-``nnbench._fairness``). Prints a Markdown table.
+the same helpers a run's report uses (``nnbench.measure.stages.hlo_op_histogram``,
+``nnbench.compare.same_program``). Prints a Markdown table.
 
     PYTHONPATH=. python reports/hlo_equality.py [--layer a,b] [--mode forward,train] [--size tiny]
 """
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-import layers
-from nnbench import _env
-from nnbench._compile import hlo_op_histogram
-from nnbench._fairness import diff_text, same_program
+from nnbench import layers
+from nnbench.compare.same_program import diff_text, same_program
+from nnbench.measure import env as _env
+from nnbench.measure.stages import hlo_op_histogram
 
 
 def records(names: list[str], modes: list[str], size: str, dtype: str) -> list[dict]:

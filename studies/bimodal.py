@@ -42,7 +42,7 @@ def _step():
     import jax
     import jax.numpy as jnp
 
-    import layers
+    from nnbench import layers
 
     built = layers.build(layers.get("rmsnorm"), "jax", "tiny", "forward")
     other = jax.jit(lambda x: jnp.tanh(x) * 2.0)
@@ -136,7 +136,7 @@ def main() -> None:
             if rest:
                 rows[f"switch block={block}: rest"] = _summary(rest)
     if "rounds" in only:
-        from nnbench._timing import Lane, TimingPolicy, run_rounds
+        from nnbench.measure.timing import Lane, TimingPolicy, run_rounds
 
         for burst_s in (0.0, TimingPolicy.burst_s):
             lanes = [Lane(step, sargs, None), Lane(other[0], other[1], None)]

@@ -5,7 +5,7 @@ parity gate and step timing, for a quick look on a busy machine.
     PYTHONPATH=$PWD python studies/compile_depth.py --layer transformer_lm --depths 1,4,16 --out /tmp/compile-depth.json
 
 Each (layer, style, depth, variant) is built once and its stages timed once
-via ``nnbench._compile.compile_stages`` (caches cleared first): single
+via ``nnbench.measure.stages.compile_stages`` (caches cleared first): single
 samples, so read the growth, not the third digit.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
-import layers
-from nnbench._compile import compile_stages
+from nnbench import layers
+from nnbench.measure.stages import compile_stages
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnbench
-from nnbench import _stats
+from nnbench.measure import stats as _stats
 
 
 def step_fn(w, x):

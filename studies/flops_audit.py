@@ -7,7 +7,7 @@
 For each entry × size × mode (forward, train) × style (default: the raw-JAX
 one) it builds the step (float32) and prints one table row: the analytic ``entry.flops``; XLA's count
 of the step as JAX lowered it and as XLA compiled it (every loop iteration
-counted, ``nnbench._compile.program_cost``); XLA's count of the optimizer
+counted, ``nnbench.measure.stages.program_cost``); XLA's count of the optimizer
 update alone over the same parameter tree (train; model FLOPs exclude it);
 and (XLA − update) ÷ analytic for both (NNX styles: the update over the
 same parameters in the canonical layout). The lowered count is the program as
@@ -22,8 +22,8 @@ import os
 import sys
 import time
 
-import layers
-from nnbench._flops import xla_reference
+from nnbench import layers
+from nnbench.measure.flops import xla_reference
 
 HEADER = (
     "entry",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnbench._timing import Lane, TimingPolicy, run_rounds
+from nnbench.measure.timing import Lane, TimingPolicy, run_rounds
 
 CALLS = 120
 

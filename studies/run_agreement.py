@@ -10,8 +10,8 @@ import sys
 
 import numpy as np
 
-from nnbench import _report as report
-from nnbench import _results as runfile
+from nnbench.report import run as report
+from nnbench.results import runfile
 
 
 def cells(path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import sys
 
-from nnbench import _results
+from nnbench.results import runfile as _results
 
 
 def main(path: str) -> None:

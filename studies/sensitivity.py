@@ -43,8 +43,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnbench
-from nnbench import _ab, _compare, _measure
-from nnbench._timing import run_rounds
+from nnbench.compare import compare as _compare
+from nnbench.measure import step as _measure
+from nnbench.measure.timing import run_rounds
+from nnbench.run import ab as _ab
 
 BASE_ITERS = 100
 EXTRA = {"A/A": 0.0, "+3%": 0.03, "+5%": 0.05, "+10%": 0.10}
@@ -94,8 +96,7 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
 def _checkout(root: Path, iters: int, role: str) -> _ab.Side:
     """A checkout in ``root``: this repository's code, and the loop at ``iters``."""
     root.mkdir()
-    for name in ("nnbench", "layers"):
-        (root / name).symlink_to(REPO / name)
+    (root / "nnbench").symlink_to(REPO / "nnbench")
     (root / "abstudy.py").write_text(AB_MODULE.format(iters=iters))
     return _ab.Side(role, str(root), sys.executable, str(root))
 

@@ -61,7 +61,7 @@ import numpy as np
 import scipy.signal
 import scipy.stats
 
-from nnbench import _compare
+from nnbench.compare import compare as _compare
 
 VERDICTS = (_compare.REGRESSED, _compare.IMPROVED, _compare.UNCHANGED, _compare.INCONCLUSIVE)
 TRUTHS = {"A/A": 0.0, "+3%": 0.03, "+5%": 0.05, "+10%": 0.10}
@@ -320,7 +320,7 @@ def stream_stats(samples: np.ndarray) -> dict[str, float]:
 
 def calibrate(s: Sizes) -> None:
     """Median stream statistics of the real CI run beside each simulated machine's."""
-    from nnbench._results import read_run
+    from nnbench.results.runfile import read_run
 
     real = [np.array([v for v in r["time"]["samples_s"] if v]) for r in read_run(REAL)["records"] if r["status"] == "ok"]
     real = [x for x in real if x.size >= 200]

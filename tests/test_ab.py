@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from nnbench import _compare, _timing
 from nnbench.cli import main
+from nnbench.compare import compare as _compare
+from nnbench.measure import timing as _timing
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = "tests/user_cases/ab.py:CASES"  # relative: each side imports its own copy
@@ -23,8 +24,7 @@ FAST = ["--rounds", "12", "--budget", "0.2", "--pairs", "1"]
 def _slower_checkout(root: Path, factor: int) -> Path:
     """A checkout whose ``tests/user_cases/ab.py`` loops ``factor`` times longer."""
     root.mkdir()
-    for name in ("nnbench", "layers"):
-        (root / name).symlink_to(REPO / name)
+    (root / "nnbench").symlink_to(REPO / "nnbench")
     mod = root / "tests" / "user_cases" / "ab.py"
     mod.parent.mkdir(parents=True)
     mod.write_text((REPO / CASES.split(":")[0]).read_text().replace("ITERS = 100", f"ITERS = {100 * factor}"))
@@ -183,7 +183,7 @@ def test_merged_processes_keep_every_sample_and_recompute_rates():
             "throughput": {"items_per_step": 2},
         }
 
-    from nnbench import _measure
+    from nnbench.measure import step as _measure
 
     merged = _measure.merge_processes([rec([1e-3, 2e-3, 3e-3], [1, 3]), rec([4e-3, 5e-3], [2])])
     t = merged["time"]
@@ -228,8 +228,8 @@ def test_run_rounds_until_steps_rounds_and_records_their_ends():
 
 def test_cli_defaults_are_the_options_defaults():
     # The parser states them without importing jax; ABOptions is the API's.
-    from nnbench import _ab
     from nnbench.cli import build_parser
+    from nnbench.run import ab as _ab
 
     args = build_parser().parse_args(["ab", "--baseline", ".", "--candidate", "."])
     assert (args.rounds, args.budget, args.pairs) == (_ab.ABOptions().rounds, _ab.ABOptions().budget_s, _ab.ABOptions().pairs)
@@ -281,7 +281,7 @@ def _worker_record(rng, factor=1.0, compile_factor=1.0, rounds=10, per_round=8):
 
 def _ab_result(seed, factor, compile_factors):
     """``compare_runs(paired=True)`` of merged records over one worker pair per entry of ``compile_factors``."""
-    from nnbench import _measure
+    from nnbench.measure import step as _measure
 
     rng = np.random.default_rng(seed)
     base = [_worker_record(rng) for _ in compile_factors]

@@ -27,7 +27,7 @@ def bench_catalog(tmp_path_factory):
 
 
 def test_params_come_from_the_catalog(bench_catalog):
-    import layers
+    from nnbench import layers
 
     layer_names, styles, modes, dtypes = bench_catalog.PARAMS
     assert layer_names == layers.names() and styles == list(layers.STYLES)

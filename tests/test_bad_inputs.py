@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnbench
-from nnbench import _results
 from nnbench.cli import build_parser, main
+from nnbench.results import runfile as _results
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 REPO = Path(__file__).resolve().parents[1]

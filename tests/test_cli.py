@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import layers
 import nnbench
-from nnbench import _results
+from nnbench import layers
 from nnbench.cli import main
+from nnbench.results import runfile as _results
 
 
 def nnbench_cli(*args, cwd=None):

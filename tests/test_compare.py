@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from nnbench import _compare, _report_compare, _results, _stats
 from nnbench.cli import main
+from nnbench.compare import compare as _compare
+from nnbench.measure import stats as _stats
+from nnbench.report import compare as _report_compare
+from nnbench.results import runfile as _results
 
 CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}
 
@@ -156,9 +159,9 @@ def test_names_escaped_in_md_and_html(pair, tmp_path):
 
 def test_profile_diff_shown_when_module_provides_it(pair, capsys, monkeypatch):
     calls = []
-    fake = types.ModuleType("nnbench._profile")
+    fake = types.ModuleType("nnbench.profile.capture")
     fake.diff_for_compare = lambda bp, br, cp, cr: calls.append((bp, cp)) or "top op fusion.3: +12 %"
-    monkeypatch.setitem(sys.modules, "nnbench._profile", fake)
+    monkeypatch.setitem(sys.modules, "nnbench.profile.capture", fake)
     base, cand = pair([record(seed=1, profile={"x": 1})], [record(seed=2, profile={"x": 2})])
     assert main(["compare", base, cand]) == 0
     assert "top op fusion.3: +12 %" in capsys.readouterr().out

@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import layers
 import nnbench
-from nnbench import _compile
+from nnbench import layers
 from nnbench.cli import main
+from nnbench.measure import stages as _compile
 
 
 def named_step(x):
@@ -46,7 +46,8 @@ _PROBE = textwrap.dedent(
     """
     import json, sys
     import jax, jax.numpy as jnp
-    from nnbench import _compile, _worker
+    from nnbench.measure import stages as _compile
+    from nnbench.run import worker as _worker
     if sys.argv[1] != "-":
         _worker.enable_compile_cache(sys.argv[1])
     f = jax.jit(lambda x: jnp.sin(x) @ x)

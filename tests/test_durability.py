@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from nnbench import _results
+from nnbench.results import runfile as _results
 
 TESTS = Path(__file__).parent
 FAST = ("--budget", "0.02", "--target-ci", "0.9", "--min-samples", "3")

@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nnbench import _env, _report
-from nnbench._fairness import diff_text, same_program
+from nnbench.compare.same_program import diff_text, same_program
+from nnbench.measure import env as _env
+from nnbench.report import run as _report
 
 
 def _record(style, hist, layer="dense", status="ok"):
@@ -44,8 +45,8 @@ def test_markdown_has_same_program_section():
 
 _PRECISION_PROBE = """
 import json, re
-import layers
-from nnbench import _env
+from nnbench import layers
+from nnbench.measure import env as _env
 
 def precisions():
     built = layers.build(layers.get("mlp"), "jax", "tiny", "forward")

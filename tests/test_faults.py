@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nnbench import _results
+from nnbench.results import runfile as _results
 
 TESTS = Path(__file__).parent
 pytestmark = pytest.mark.slow  # one real run: eight cases, five worker processes, one 10 s timeout

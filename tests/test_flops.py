@@ -11,12 +11,15 @@ import optax
 import pytest
 from flax import nnx
 
-import layers
 import nnbench
-from layers import _styles
-from nnbench import _compile, _flops, _scaling, _scaling_report
-from nnbench._cases import Case
-from nnbench._worker import run_group
+from nnbench import layers
+from nnbench.layers import styles as _styles
+from nnbench.measure import flops as _flops
+from nnbench.measure import stages as _compile
+from nnbench.report import scaling as _scaling_report
+from nnbench.results.case import Case
+from nnbench.run import scaling as _scaling
+from nnbench.run.worker import run_group
 
 BAND = 0.10  # analytic vs XLA, the bar
 
@@ -136,7 +139,7 @@ def _nnx_lowered(name: str, size: str, mode: str) -> float:
             return model, nnx.Optimizer(model, optax.adamw(_styles.LEARNING_RATE), wrt=nnx.Param)
 
         traced = nnx.jit(functools.partial(_styles._nnx_train, loss=entry.loss)).trace(*nnx.eval_shape(objects), batch)
-    return _compile.program_cost(_compile._jaxpr_of(traced), traced.lower().cost_analysis(), compile=False)["flops"]
+    return _compile.program_cost(_compile.jaxpr_of(traced), traced.lower().cost_analysis(), compile=False)["flops"]
 
 
 def _lowered(family: str, name: str, size: str, mode: str) -> float:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from nnbench._report_plots import PLOTS
 from nnbench.cli import main
+from nnbench.report.plots import PLOTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

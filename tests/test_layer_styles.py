@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-import layers
-from layers import _styles
+from nnbench import layers
+from nnbench.layers import styles as _styles
 
 
 def test_nnx_modes_detected_from_installed_flax(monkeypatch):

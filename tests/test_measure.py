@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import layers
 import nnbench
-from nnbench import _measure, _timing
+from nnbench import layers
+from nnbench.measure import step as _measure
+from nnbench.measure import timing as _timing
 
 
 def _slow_second_leaf(x):
@@ -198,7 +199,7 @@ def test_runtime_memory_from_device_stats():
 
 
 def test_peak_table():
-    from nnbench._flops import peak_flops
+    from nnbench.measure.flops import peak_flops
 
     assert peak_flops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4e12
     assert peak_flops("NVIDIA H100 PCIe", "bfloat16") == 756e12

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
-import layers
-from layers import _styles
-from layers.transformer_lm import _jax as tlm_jax
-from nnbench import _cases, _flops
+from nnbench import layers
+from nnbench.layers import styles as _styles
+from nnbench.layers.transformer_lm import _jax as tlm_jax
+from nnbench.measure import flops as _flops
+from nnbench.run import cases as _cases
 
 MODELS = ("transformer_lm", "vit", "lstm_lm", "resnet")
 

@@ -4,7 +4,7 @@ JAX from the same weights, and the gate catches a perturbed weight."""
 import jax
 import pytest
 
-import layers
+from nnbench import layers
 
 ENTRIES = layers.names()
 
@@ -45,8 +45,8 @@ def test_gate_catches_a_5_percent_weight_change(name, dtype):
     entry = layers.get(name)
     config = entry.config("tiny")
     k_data, k_init = jax.random.split(jax.random.key(0))
-    batch = layers._styles.batch_for(entry, config, dtype, k_data)
-    weights = layers._styles.canonical_weights(entry, config, dtype, k_init, batch["x"])
+    batch = layers.styles.batch_for(entry, config, dtype, k_data)
+    weights = layers.styles.canonical_weights(entry, config, dtype, k_init, batch["x"])
     leaves, treedef = jax.tree_util.tree_flatten(weights)
     if not leaves:
         pytest.skip(f"{name} has no weights to perturb")
@@ -67,10 +67,10 @@ def test_step_gate_catches_a_jit_mode_that_steps_other_weights(fast_policy, monk
     whose weights are 5 % off is invalid, every other style is timed."""
     from flax import nnx
 
-    from nnbench._cases import Case
-    from nnbench._worker import run_group
+    from nnbench.results.case import Case
+    from nnbench.run.worker import run_group
 
-    real = layers._styles._nnx_built
+    real = layers.styles._nnx_built
 
     def skewed(style, fn, objects, data):
         if style == "nnx_partial":
@@ -78,7 +78,7 @@ def test_step_gate_catches_a_jit_mode_that_steps_other_weights(fast_policy, monk
             nnx.update(objects[0], jax.tree.map(lambda a: a * 1.05, params))
         return real(style, fn, objects, data)
 
-    monkeypatch.setattr(layers._styles, "_nnx_built", skewed)
+    monkeypatch.setattr(layers.styles, "_nnx_built", skewed)
     for mode in ("forward", "train"):
         records = run_group([Case("mlp", s, mode, "tiny") for s in ("jax", "nnx", "nnx_partial")], fast_policy)
         by = {r["case"]["style"]: r for r in records}
@@ -88,8 +88,8 @@ def test_step_gate_catches_a_jit_mode_that_steps_other_weights(fast_policy, monk
 
 
 def test_step_gate_without_a_jax_case_builds_its_reference(fast_policy):
-    from nnbench._cases import Case
-    from nnbench._worker import run_group
+    from nnbench.results.case import Case
+    from nnbench.run.worker import run_group
 
     (record,) = run_group([Case("mlp", "nnx_cached", "train", "tiny")], fast_policy)
     step = record["parity"]["step"]
@@ -100,8 +100,8 @@ def test_weights_round_trip_through_every_style():
     """Converting canonical -> native -> canonical is the identity."""
     entry = layers.get("mlp")
     config = entry.config("tiny")
-    x = layers._styles.batch_for(entry, config, "float32", jax.random.key(1))["x"]
-    canonical = layers._styles.canonical_weights(entry, config, "float32", jax.random.key(2), x)
+    x = layers.styles.batch_for(entry, config, "float32", jax.random.key(1))["x"]
+    canonical = layers.styles.canonical_weights(entry, config, "float32", jax.random.key(2), x)
     for family in ("linen", "haiku"):
         fm = entry.impls[family].model(config, jax.numpy.float32)
         back = fm.to_canonical(fm.from_canonical(canonical))

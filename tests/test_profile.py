@@ -18,9 +18,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from nnbench import _profile, _results
-from nnbench._cases import Case
 from nnbench.cli import main
+from nnbench.profile import capture as _profile
+from nnbench.results import runfile as _results
+from nnbench.results.case import Case
 
 XPROF = Path(sys.executable).with_name("xprof")
 

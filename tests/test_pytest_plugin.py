@@ -48,7 +48,7 @@ def test_carry(jax_benchmark):
 
 
 def test_catalog_case(jax_benchmark):
-    import layers
+    from nnbench import layers
     import numpy as np
 
     out = jax_benchmark.case("mlp", "jax", "forward")
@@ -57,7 +57,7 @@ def test_catalog_case(jax_benchmark):
     np.testing.assert_allclose(np.asarray(out), np.asarray(built.step(*built.args)), rtol=1e-5, atol=1e-6)
 """
 
-CONFTEST = "from nnbench.pytest_plugin import jax_benchmark as jax_benchmark\n"
+CONFTEST = "from nnbench.integrations.pytest_plugin import jax_benchmark as jax_benchmark\n"
 
 
 def _pytest(tmp_path: Path, *args: str, n: int = 16) -> subprocess.CompletedProcess:
@@ -94,8 +94,8 @@ def user_project(tmp_path_factory):
 def test_entry_point_registered():
     with open(ROOT / "pyproject.toml", "rb") as f:
         eps = tomllib.load(f)["project"]["entry-points"]["pytest11"]
-    assert eps["nnbench"] == "nnbench.pytest_plugin"
-    import nnbench.pytest_plugin as plugin
+    assert eps["nnbench"] == "nnbench.integrations.pytest_plugin"
+    import nnbench.integrations.pytest_plugin as plugin
 
     assert "jax" not in plugin.__dict__  # loading the plugin must not import JAX
 

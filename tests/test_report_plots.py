@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from nnbench import _report_plots
 from nnbench.cli import main
+from nnbench.report import plots as _report_plots
 
 REAL = Path(__file__).parent / "data" / "run-mlp-tiny.json"  # mlp tiny, jax and linen, forward and train
 PNG = b"\x89PNG"

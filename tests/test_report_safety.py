@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from nnbench import _escape, _report, _results
 from nnbench.cli import main
+from nnbench.report import run as _report
+from nnbench.results import escape as _escape
+from nnbench.results import runfile as _results
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 NNBENCH = Path(__file__).resolve().parents[1] / "nnbench"
@@ -212,7 +214,7 @@ def test_a_user_cases_error_during_run(tmp_path, capsys, monkeypatch):
 
 
 def test_every_renderer_escapes_through_one_module():
-    """Renderers call ``nnbench._escape``, never ``html.escape`` or rich's
+    """Renderers call ``nnbench.results.escape``, never ``html.escape`` or rich's
     ``escape`` themselves (those keep control characters): a new renderer
     that reaches for them fails here."""
     offenders = []

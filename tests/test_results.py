@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nnbench import _results
+from nnbench.results import runfile as _results
 
 
 def _run(records=()):

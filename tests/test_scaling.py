@@ -11,10 +11,11 @@ import sys
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from layers import _sharding
-from nnbench import _scaling, _scaling_report
-from nnbench._cases import Case, SelectionError
-from nnbench._worker import run_group, run_in_subprocess
+from nnbench.layers import sharding as _sharding
+from nnbench.report import scaling as _scaling_report
+from nnbench.run import scaling as _scaling
+from nnbench.run.cases import Case, SelectionError
+from nnbench.run.worker import run_group, run_in_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -134,7 +135,9 @@ def test_efficiency_against_hand_computed_values():
 def test_cross_device_report_counts_chips_of_a_sharded_record(strategy_records, tmp_path):
     """Items/s per chip divides by the devices the case ran on (its mesh), read
     from records the suite produced: the 2-device dp record ÷ 2, the 1-device ÷ 1."""
-    from nnbench import _env, _report_devices, _results
+    from nnbench.measure import env as _env
+    from nnbench.report import devices as _report_devices
+    from nnbench.results import runfile as _results
 
     env = _env.fingerprint()
     runs = [

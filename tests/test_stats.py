@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from nnbench import _stats
+from nnbench.measure import stats as _stats
 
 
 @pytest.mark.parametrize("n", [6, 7, 10, 31, 100, 257, 1000])

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import layers
 import nnbench
-from nnbench import _usercases
-from nnbench._cases import Case
+from nnbench import layers
+from nnbench.results.case import Case
+from nnbench.run import usercases as _usercases
 
 FAULTY = Path(__file__).parent / "user_cases" / "faulty.py"
 

@@ -5,10 +5,11 @@ import sys
 
 import pytest
 
-import layers
-from nnbench import _cases, _worker
-from nnbench._cases import Case
-from nnbench._timing import TimingPolicy
+from nnbench import layers
+from nnbench.measure.timing import TimingPolicy
+from nnbench.results.case import Case
+from nnbench.run import cases as _cases
+from nnbench.run import worker as _worker
 
 CASES = [Case("mlp", "jax", "forward", "tiny"), Case("mlp", "nnx", "forward", "tiny")]
 

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import os
 
-import layers
-from layers._catalog import MODES
-from nnbench import _bench
+from nnbench import layers
+from nnbench.integrations import bench as _bench
+from nnbench.layers.catalog import MODES
 
 SIZE = os.environ.get("NNBENCH_ASV_SIZE", "tiny")
 
@@ -152,7 +152,7 @@ class Utilisation(_Catalog):
     def setup(self, layer: str, style: str, mode: str, dtype: str) -> None:
         import jax
 
-        from nnbench import _flops
+        from nnbench.measure import flops as _flops
 
         if _flops.peak_flops(jax.devices()[0].device_kind, dtype) is None:
             raise NotImplementedError(f"no known peak FLOP/s for {jax.devices()[0].device_kind!r}")
@@ -163,7 +163,7 @@ class Utilisation(_Catalog):
     def track_mfu(self, layer: str, style: str, mode: str, dtype: str) -> float | None:
         import numpy as np
 
-        from nnbench._timing import TimingPolicy, run_rounds
+        from nnbench.measure.timing import TimingPolicy, run_rounds
 
         lane = self.case.prepared.lane
         lane.samples_s.clear()

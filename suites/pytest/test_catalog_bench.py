@@ -15,8 +15,8 @@ import os
 
 import pytest
 
-import layers
-from layers._catalog import MODES
+from nnbench import layers
+from nnbench.layers.catalog import MODES
 
 SIZE = os.environ.get("NNBENCH_PYTEST_SIZE", "tiny")
 DTYPES = [d.strip() for d in os.environ.get("NNBENCH_PYTEST_DTYPES", "float32").split(",") if d.strip()]

@@ -1,3 +1,0 @@
-from layers.pool import entry
-
-ENTRY = entry("avg")

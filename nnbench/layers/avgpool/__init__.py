@@ -1,0 +1,3 @@
+from nnbench.layers.pool import entry
+
+ENTRY = entry("avg")

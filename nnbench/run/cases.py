@@ -1,0 +1,119 @@
+"""Cases (layer × style × mode × size × dtype [× devices × strategy ×
+scaling]) and suites, named selections over the catalog."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+
+from nnbench import layers
+from nnbench.layers.catalog import COMPILE_DEPTHS, DTYPES, MODES
+from nnbench.results.case import Case as Case
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    layers: tuple[str, ...] | None  # None: every catalog entry
+    modes: tuple[str, ...]
+    sizes: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    skip: tuple[tuple[str, str], ...] = ()  # (mode, size) pairs left out
+    budget_s: float | None = None  # default timing budget per case (None: the CLI's)
+    max_samples: int | None = None  # default cap on timed calls per case (None: the CLI's)
+
+
+SUITES = {
+    s.name: s
+    for s in (
+        Suite("smoke", "the MLP in every style, forward and train, small size: seconds", ("mlp",), ("forward", "train"), ("small",), ("float32",)),
+        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",), budget_s=0.25, max_samples=2000),
+        Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
+        Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
+        # Depth 1000 is forward only: its unrolled train step takes minutes of XLA compile on CPU.
+        Suite(
+            "overhead",
+            "framework overhead: a stack of tiny Dense layers at depth 1, 10, 100, 1000 (forward; train to 100), every style",
+            ("stack",),
+            ("forward", "train"),
+            ("d1", "d10", "d100", "d1000"),
+            ("float32",),
+            skip=(("train", "d1000"),),
+        ),
+        Suite(
+            "compile",
+            "trace/lower/compile time vs depth (1-32 blocks), unrolled vs scanned, every style; tiny widths, train",
+            ("mlp", "transformer_lm"),
+            ("train",),
+            tuple(f"d{n}{v}" for n in COMPILE_DEPTHS for v in ("", "_scan")),
+            ("float32",),
+            budget_s=0.05,
+        ),
+    )
+}
+
+
+class SelectionError(ValueError):
+    """An unknown name in a suite or filter (a bad-input error: exit 2)."""
+
+
+def _split(values: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or ():
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def _check(kind: str, wanted: Sequence[str], known: Sequence[str]) -> None:
+    for w in wanted:
+        if w not in known:
+            raise SelectionError(f"unknown {kind} {w!r} (known: {', '.join(known)})")
+
+
+def select(
+    suite: str | None = None,
+    layer: Iterable[str] | None = None,
+    style: Iterable[str] | None = None,
+    mode: Iterable[str] | None = None,
+    size: Iterable[str] | None = None,
+    dtype: Iterable[str] | None = None,
+) -> list[Case]:
+    """The cases of ``suite`` (default: ``smoke`` when no filter is given,
+    else every catalog case at ``tiny``/``float32``), narrowed by filters.
+
+    Filters are lists of names, each possibly comma-separated.
+    """
+    layer_f, style_f, mode_f, size_f, dtype_f = (_split(v) for v in (layer, style, mode, size, dtype))
+    layer_f = list(dict.fromkeys(layers.ALIASES.get(n, n) for n in layer_f))
+    entries = layers.all_entries()
+    _check("layer", layer_f, list(entries))
+    _check("style", style_f, layers.STYLES)
+    _check("mode", mode_f, MODES)
+    _check("dtype", dtype_f, DTYPES)
+    all_sizes = sorted({s for e in entries.values() for s in e.sizes})
+    _check("size", size_f, all_sizes)
+    if suite is None and not any((layer_f, style_f, mode_f, size_f, dtype_f)):
+        suite = "smoke"
+    if suite is not None:
+        if suite not in SUITES:
+            raise SelectionError(f"unknown suite {suite!r} (known: {', '.join(SUITES)})")
+        s = SUITES[suite]
+        base_layers, modes, sizes, dtypes = s.layers or tuple(entries), s.modes, s.sizes, s.dtypes
+        skip = set(s.skip)
+    else:
+        base_layers, modes, sizes, dtypes = tuple(entries), MODES, ("tiny",), ("float32",)
+        skip = set()
+    cases = []
+    for lay, sty, mo, si, dt in itertools.product(
+        layer_f or base_layers, style_f or layers.STYLES, mode_f or modes, size_f or sizes, dtype_f or dtypes
+    ):
+        if lay not in base_layers and not layer_f:
+            continue
+        if si not in entries[lay].sizes or (mo, si) in skip:
+            continue
+        cases.append(Case(lay, sty, mo, si, dt))
+    if not cases:
+        raise SelectionError("the suite and filters select no case")
+    return cases
