@@ -54,7 +54,12 @@ def _step():
 def _summary(x) -> dict:
     x = np.asarray(x) * 1e6
     lo = float(x.min())
-    return {"n": int(x.size), "median_us": round(float(np.median(x)), 2), "min_us": round(lo, 2), "above_3x_min": round(float(np.mean(x > 3 * lo)), 3)}
+    return {
+        "n": int(x.size),
+        "median_us": round(float(np.median(x)), 2),
+        "min_us": round(lo, 2),
+        "above_3x_min": round(float(np.mean(x > 3 * lo)), 3),
+    }
 
 
 def fenced(step, args, n):
@@ -113,7 +118,9 @@ def switch(a, b, n, block):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000)
-    parser.add_argument("--only", default=None, help="comma-separated experiments (fenced,pause,stream,switch,rounds,sync)")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated experiments (fenced,pause,stream,switch,rounds,sync)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else {"fenced", "pause", "stream", "switch", "rounds", "sync"}
@@ -125,7 +132,9 @@ def main() -> None:
     if "pause" in only:
         for spin in (True, False):
             for us in (0, 10, 30, 100, 300, 1000, 3000):
-                rows[f"pause {'spin' if spin else 'sleep'} {us} µs"] = _summary(after_pause(step, sargs, max(200, args.n // 10), us * 1e-6, spin))
+                rows[f"pause {'spin' if spin else 'sleep'} {us} µs"] = _summary(
+                    after_pause(step, sargs, max(200, args.n // 10), us * 1e-6, spin)
+                )
     if "stream" in only:
         for k in (1, 2, 5, 20, 100):
             rows[f"stream k={k}"] = _summary(stream(step, sargs, args.n, k))
@@ -144,7 +153,13 @@ def main() -> None:
             rows[f"rounds burst_s={burst_s * 1e3:g} ms (k={lanes[0].calls_per_sample})"] = _summary(lanes[0].samples_s)
     if "sync" in only and os.environ.get("_BIMODAL_SYNC") is None:
         env = {**os.environ, "_BIMODAL_SYNC": "1"}
-        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--only", "fenced,stream", "--json"], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--n", str(args.n), "--only", "fenced,stream", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items():
             rows[f"sync dispatch: {k}"] = v
     if args.json:

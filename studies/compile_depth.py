@@ -35,7 +35,9 @@ def main() -> None:
                 built = layers.build(entry, style, size, args.mode)
                 _, info, _, _ = compile_stages(built.step, built.args)
                 row = {"layer": args.layer, "style": style, "depth": depth, "scan": bool(variant), "mode": args.mode}
-                row.update({k: info[k] for k in ("trace_s", "lower_s", "compile_s", "total_s", "jaxpr_eqns", "hlo_ops")})
+                row.update(
+                    {k: info[k] for k in ("trace_s", "lower_s", "compile_s", "total_s", "jaxpr_eqns", "hlo_ops")}
+                )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     with open(args.out, "x") as f:

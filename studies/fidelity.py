@@ -75,10 +75,16 @@ def main() -> None:
                 res[who] = (float(np.median(s)), len(s))
         ratio = res["nnbench"][0] / res["hand"][0]
         ratios.append(ratio)
-        print(f"{r:>5} {res['nnbench'][0] * 1e6:>12.1f} µs {res['hand'][0] * 1e6:>9.1f} µs {ratio:>7.4f} {res['nnbench'][1]:>8}/{res['hand'][1]}")
+        print(
+            f"{r:>5} {res['nnbench'][0] * 1e6:>12.1f} µs {res['hand'][0] * 1e6:>9.1f} µs "
+            f"{ratio:>7.4f} {res['nnbench'][1]:>8}/{res['hand'][1]}"
+        )
     low, high = _stats.median_ci(ratios) if len(ratios) >= 6 else (min(ratios), max(ratios))
     print(f"median ratio nnbench/hand: {np.median(ratios):.4f} (95 % CI {low:.4f} – {high:.4f}, {len(ratios)} rounds)")
-    print(f"load average after: {os.getloadavg()}; cpus: {os.cpu_count()}; jax {jax.__version__}, {jax.devices()[0].device_kind}")
+    print(
+        f"load average after: {os.getloadavg()}; cpus: {os.cpu_count()}; "
+        f"jax {jax.__version__}, {jax.devices()[0].device_kind}"
+    )
 
 
 if __name__ == "__main__":

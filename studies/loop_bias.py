@@ -56,14 +56,21 @@ def main(rounds: int) -> None:
     def lane_calls():
         return [lane.call()[1] for _ in range(CALLS)]
 
-    policy = TimingPolicy(budget_s=0.05, warmup_budget_s=0.05, target_ci=1e-6, min_samples=10)  # ~0.05 s of samples, about CALLS calls
+    policy = TimingPolicy(
+        budget_s=0.05, warmup_budget_s=0.05, target_ci=1e-6, min_samples=10
+    )  # ~0.05 s of samples, about CALLS calls
 
     def timing_loop():
         fresh = Lane(f, args, None)
         run_rounds([fresh], policy)
         return fresh.samples_s
 
-    variants = {"bare loop": bare, "bare, gc off": lambda: bare(True), "Lane.call loop": lane_calls, "run_rounds": timing_loop}
+    variants = {
+        "bare loop": bare,
+        "bare, gc off": lambda: bare(True),
+        "Lane.call loop": lane_calls,
+        "run_rounds": timing_loop,
+    }
     medians: dict[str, list[float]] = {k: [] for k in variants}
     rng = np.random.default_rng(0)
     for _ in range(rounds):
@@ -72,7 +79,11 @@ def main(rounds: int) -> None:
     base = np.array(medians["bare loop"])
     for name, values in medians.items():
         ratio = np.array(values) / base
-        print(f"{name:15s} median {np.median(values) * 1e6:7.1f} µs   ratio to the bare loop: median {np.median(ratio):.4f}, geometric mean {np.exp(np.log(ratio).mean()):.4f}")
+        print(
+            f"{name:15s} median {np.median(values) * 1e6:7.1f} µs   "
+            f"ratio to the bare loop: median {np.median(ratio):.4f}, "
+            f"geometric mean {np.exp(np.log(ratio).mean()):.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ their minimum and whose CV is over 0.5.
 
 Usage: ``PYTHONPATH=$PWD python studies/run_agreement.py RUN1 RUN2``.
 """
+
 import sys
 
 import numpy as np
@@ -27,6 +28,7 @@ def cells(path):
     cv = sum(r["time"]["cv"] > 0.5 for r in recs)
     return out, bimodal, cv, len(recs)
 
+
 a, ba, ca, na = cells(sys.argv[1])
 b, bb, cb, nb = cells(sys.argv[2])
 common = sorted(set(a) & set(b))
@@ -37,6 +39,9 @@ print(f"records ok: {na} / {nb}; median > 3x min: {ba} / {bb}; CV > 0.5: {ca} / 
 print(f"ratios: {len(common)} in both; flagged in either run: {len(common) - len(stable)}; unflagged: {len(stable)}")
 print(f"unflagged ratios differing by more than 10 %: {len(bad)}")
 d = np.array(list(diffs.values()))
-print(f"ratio run2/run1 of unflagged: median {np.median(d):.3f}, 5-95 % {np.percentile(d,5):.3f}-{np.percentile(d,95):.3f}, max dev {np.max(np.abs(d-1)):.3f}")
-for k, v in sorted(bad.items(), key=lambda kv: -abs(kv[1]-1))[:20]:
+print(
+    f"ratio run2/run1 of unflagged: median {np.median(d):.3f}, "
+    f"5-95 % {np.percentile(d, 5):.3f}-{np.percentile(d, 95):.3f}, max dev {np.max(np.abs(d - 1)):.3f}"
+)
+for k, v in sorted(bad.items(), key=lambda kv: -abs(kv[1] - 1))[:20]:
     print("  ", k, f"{a[k][0]:.3f} -> {b[k][0]:.3f} ({v:.3f})")

@@ -21,14 +21,21 @@ def main(path: str) -> None:
         c, t = r.get("compile") or {}, r.get("time") or {}
         totals["cold trace + lower + compile"] += sum(c.get(k) or 0 for k in ("trace_s", "lower_s", "compile_s"))
         totals["re-compile after cache clears (reprime)"] += c.get("reprime_s") or 0
-        totals["timed samples"] += sum(t.get("samples_s") or []) * t.get("calls_per_sample", 1)  # a sample is a burst's time per call
+        totals["timed samples"] += sum(t.get("samples_s") or []) * t.get(
+            "calls_per_sample", 1
+        )  # a sample is a burst's time per call
     walls = {}
     for r in records:  # every record of a group carries the group's wall time
-        walls.setdefault((r["case"]["layer"], r["case"]["mode"], r["case"]["size"], r["case"]["dtype"]), r.get("group_wall_s") or 0)
+        walls.setdefault(
+            (r["case"]["layer"], r["case"]["mode"], r["case"]["size"], r["case"]["dtype"]), r.get("group_wall_s") or 0
+        )
     per_layer: collections.Counter[str] = collections.Counter()
     for (layer, *_), wall in walls.items():
         per_layer[layer] += wall
-    print(f"{len(records)} records {dict(collections.Counter(r['status'] for r in records))}; started {data['started']}, finished {data.get('finished')}")
+    print(
+        f"{len(records)} records {dict(collections.Counter(r['status'] for r in records))}; "
+        f"started {data['started']}, finished {data.get('finished')}"
+    )
     print(f"time inside the groups (workers): {sum(walls.values()):.0f} s")
     for what, seconds in totals.items():
         print(f"  {what}: {seconds:.0f} s")

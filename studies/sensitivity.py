@@ -17,7 +17,8 @@ count, ``--pairs`` worker pairs one after the other, alternating rounds,
 the paired statistic (``_compare.paired_test``).
 
     PYTHONPATH=$PWD python studies/sensitivity.py --reps 20 --budget 0.25 --out studies/sensitivity.json
-    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 12 --only A/A,+5%,+3% --out ab.json   # nnbench ab's defaults
+    # nnbench ab's defaults:
+    PYTHONPATH=$PWD python studies/sensitivity.py --ab --reps 12 --only A/A,+5%,+3% --out ab.json
     PYTHONPATH=$PWD python studies/sensitivity.py --report ab.json more.json   # pool, re-score, tables
 
 ``studies/results/`` keeps the trials behind the README's table.
@@ -90,7 +91,9 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
         for name, step in order:
             samples[name] = nnbench.measure(step, x, w, policy=policy)["time"]["samples_s"]
     res = _compare.ratio_test(samples["base"], samples["cand"], _compare.Thresholds().time, seed=rep)
-    return {k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "batches", "verdict", "base", "cand")} | {"n": [len(samples["base"]), len(samples["cand"])]}
+    return {
+        k: res.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "drift", "batches", "verdict", "base", "cand")
+    } | {"n": [len(samples["base"]), len(samples["cand"])]}
 
 
 def _checkout(root: Path, iters: int, role: str) -> _ab.Side:
@@ -105,15 +108,19 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
     """One ``nnbench ab`` comparison: both sides are checkouts in temp directories."""
     case = nnbench.UserCase("loop", None).case("abstudy.py:CASES")
     with tempfile.TemporaryDirectory(prefix="nnbench-sensitivity-") as tmp:
-        sides = (_checkout(Path(tmp) / "base", BASE_ITERS, "baseline"), _checkout(Path(tmp) / "cand", round(BASE_ITERS * (1 + extra)), "candidate"))
+        sides = (
+            _checkout(Path(tmp) / "base", BASE_ITERS, "baseline"),
+            _checkout(Path(tmp) / "cand", round(BASE_ITERS * (1 + extra)), "candidate"),
+        )
         runs = _ab.run([case], sides, options)
     (res,) = _compare.compare_runs(*runs, paired=True)["cases"]
     if "time" not in res["metrics"]:
         raise RuntimeError(f"ab trial failed: {res.get('note')}")
     t = res["metrics"]["time"]
-    return {k: t.get(k) for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "pair_ratios", "verdict", "base", "cand")} | {
-        "n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]
-    }
+    return {
+        k: t.get(k)
+        for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "pair_ratios", "verdict", "base", "cand")
+    } | {"n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]}
 
 
 def rescore(trial: dict) -> dict:
@@ -132,7 +139,13 @@ def verdict_at(trial: dict, threshold: float) -> str:
 
 
 def describe(ab: bool, interleaved: bool, rounds: int | None, pairs: int | None) -> str:
-    return f"nnbench ab ({rounds} paired rounds, {pairs} worker pair(s))" if ab else "interleaved" if interleaved else "sequential"
+    return (
+        f"nnbench ab ({rounds} paired rounds, {pairs} worker pair(s))"
+        if ab
+        else "interleaved"
+        if interleaved
+        else "sequential"
+    )
 
 
 def rates(trials: dict[str, list[dict]], threshold: float) -> dict[str, float]:
@@ -151,7 +164,10 @@ def print_tables(trials: dict[str, list[dict]], default: float) -> None:
     """Ratio ranges per condition, then false-alarm and detection rates per threshold (Markdown)."""
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
-        print(f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; samples/run ~{ts[0]['n'][0]}")
+        print(
+            f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; "
+            f"samples/run ~{ts[0]['n'][0]}"
+        )
     names = {c: ("false alarms (A/A)" if c == "A/A" else f"detected {c}") for c in trials}
     print("\nthreshold | " + " | ".join(names.values()) + " | inconclusive " + ", ".join(trials))
     print("---:|" + "---:|" * len(names) + "---:")
@@ -160,20 +176,51 @@ def print_tables(trials: dict[str, list[dict]], default: float) -> None:
         mark = " (default)" if t == default else ""
         n = {c: len(ts) for c, ts in trials.items()}
         inc = ", ".join(f"{round(v * n[c])}/{n[c]}" for c, v in r["inconclusive"].items())
-        print(f"{100 * t:.0f} %{mark} | " + " | ".join(f"{round(r[c] * n[c])}/{n[c]} ({100 * r[c]:.0f} %)" for c in trials) + f" | {inc}")
+        print(
+            f"{100 * t:.0f} %{mark} | "
+            + " | ".join(f"{round(r[c] * n[c])}/{n[c]} ({100 * r[c]:.0f} %)" for c in trials)
+            + f" | {inc}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=20, help="comparisons per condition (default 20)")
-    ap.add_argument("--budget", type=float, help="timing budget per measurement, seconds (default 0.25; with --ab, nnbench ab's)")
-    ap.add_argument("--interleaved", action="store_true", help="measure A and B interleaved in one run instead of one after the other")
-    ap.add_argument("--ab", action="store_true", help="compare through nnbench ab: two checkouts, one worker each, alternating rounds")
-    ap.add_argument("--rounds", type=int, default=_ab.ABOptions.rounds, help=f"with --ab: alternating rounds per comparison (default {_ab.ABOptions.rounds}, as nnbench ab)")
-    ap.add_argument("--pairs", type=int, default=_ab.ABOptions.pairs, help=f"with --ab: worker pairs the rounds are spread over (default {_ab.ABOptions.pairs}, as nnbench ab)")
+    ap.add_argument(
+        "--budget", type=float, help="timing budget per measurement, seconds (default 0.25; with --ab, nnbench ab's)"
+    )
+    ap.add_argument(
+        "--interleaved",
+        action="store_true",
+        help="measure A and B interleaved in one run instead of one after the other",
+    )
+    ap.add_argument(
+        "--ab",
+        action="store_true",
+        help="compare through nnbench ab: two checkouts, one worker each, alternating rounds",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=_ab.ABOptions.rounds,
+        help=f"with --ab: alternating rounds per comparison (default {_ab.ABOptions.rounds}, as nnbench ab)",
+    )
+    ap.add_argument(
+        "--pairs",
+        type=int,
+        default=_ab.ABOptions.pairs,
+        help=f"with --ab: worker pairs the rounds are spread over (default {_ab.ABOptions.pairs}, as nnbench ab)",
+    )
     ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
-    ap.add_argument("--out", help="write every trial's ratio and CI here (JSON, rewritten after each repetition; must not exist)")
-    ap.add_argument("--report", nargs="+", metavar="JSON", help="measure nothing: pool the trials of these --out files and print the tables")
+    ap.add_argument(
+        "--out", help="write every trial's ratio and CI here (JSON, rewritten after each repetition; must not exist)"
+    )
+    ap.add_argument(
+        "--report",
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: pool the trials of these --out files and print the tables",
+    )
     args = ap.parse_args(argv)
     if args.budget is None:
         args.budget = _ab.ABOptions.budget_s if args.ab else 0.25
@@ -182,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         trials = {c: [rescore(t) for d in saved for t in d["trials"].get(c, [])] for c in saved[0]["trials"]}
         meta = saved[0]
         mode = describe(meta["ab"], meta["interleaved"], meta["rounds"], meta["pairs"])
-        print(f"{mode}: {', '.join(f'{len(v)} {c}' for c, v in trials.items())} comparisons pooled from {len(saved)} file(s), budget {meta['budget_s']} s per measurement")
+        print(
+            f"{mode}: {', '.join(f'{len(v)} {c}' for c, v in trials.items())} comparisons pooled "
+            f"from {len(saved)} file(s), budget {meta['budget_s']} s per measurement"
+        )
         print_tables(trials, (_compare.AB_THRESHOLDS if meta["ab"] else _compare.Thresholds()).time)
         return 0
     policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
@@ -201,16 +251,38 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 t = one_trial(extra, rep, policy, args.interleaved)
             trials[cond].append(t)
-            print(f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] {verdict_at(t, default)} at {100 * default:g} %", file=sys.stderr, flush=True)
+            print(
+                f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] "
+                f"{verdict_at(t, default)} at {100 * default:g} %",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"rep {rep + 1}/{args.reps} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         if args.out:  # after every repetition, so a stopped study keeps what it measured
             tmp = Path(args.out + ".tmp")
-            tmp.write_text(json.dumps({"interleaved": args.interleaved, "ab": args.ab, "rounds": args.rounds if args.ab else None, "pairs": args.pairs if args.ab else None, "reps": rep + 1, "budget_s": args.budget, "base_iters": BASE_ITERS, "load": [load0, os.getloadavg()[0]], "trials": trials}, indent=1))
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "interleaved": args.interleaved,
+                        "ab": args.ab,
+                        "rounds": args.rounds if args.ab else None,
+                        "pairs": args.pairs if args.ab else None,
+                        "reps": rep + 1,
+                        "budget_s": args.budget,
+                        "base_iters": BASE_ITERS,
+                        "load": [load0, os.getloadavg()[0]],
+                        "trials": trials,
+                    },
+                    indent=1,
+                )
+            )
             os.replace(tmp, args.out)
     load1 = os.getloadavg()[0]
     mode = describe(args.ab, args.interleaved, args.rounds, args.pairs)
-    print(f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
-          f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s")
+    print(
+        f"{mode}: {args.reps} comparisons per condition, budget {args.budget} s per measurement, "
+        f"{os.cpu_count()} CPUs, load average {load0:.1f} -> {load1:.1f}, {time.perf_counter() - t0:.0f} s"
+    )
     print_tables(trials, default)
     return 0
 

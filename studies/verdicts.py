@@ -100,10 +100,54 @@ class Machine:
 
 
 MACHINES = {
-    "quiet": Machine(noise=0.03, rho=0.5, drift=0.01, shift=0.01, process=0.008, bad=0.05, outliers=0.2, compile_noise=0.03, compile_common=0.02),
-    "busy": Machine(noise=0.10, rho=0.6, drift=0.03, shift=0.03, process=0.012, bad=0.1, outliers=1.0, compile_noise=0.08, compile_common=0.05),
-    "loaded": Machine(noise=0.12, rho=0.6, drift=0.3, shift=0.08, process=0.02, bad=0.1, outliers=2.0, bimodal=0.15, slow=2.5, compile_noise=0.15, compile_common=0.10),
-    "tiny": Machine(noise=0.08, rho=0.6, drift=0.25, shift=0.08, process=0.02, bad=0.1, outliers=2.0, bimodal=0.3, slow=2.2, compile_noise=0.15, compile_common=0.10),
+    "quiet": Machine(
+        noise=0.03,
+        rho=0.5,
+        drift=0.01,
+        shift=0.01,
+        process=0.008,
+        bad=0.05,
+        outliers=0.2,
+        compile_noise=0.03,
+        compile_common=0.02,
+    ),
+    "busy": Machine(
+        noise=0.10,
+        rho=0.6,
+        drift=0.03,
+        shift=0.03,
+        process=0.012,
+        bad=0.1,
+        outliers=1.0,
+        compile_noise=0.08,
+        compile_common=0.05,
+    ),
+    "loaded": Machine(
+        noise=0.12,
+        rho=0.6,
+        drift=0.3,
+        shift=0.08,
+        process=0.02,
+        bad=0.1,
+        outliers=2.0,
+        bimodal=0.15,
+        slow=2.5,
+        compile_noise=0.15,
+        compile_common=0.10,
+    ),
+    "tiny": Machine(
+        noise=0.08,
+        rho=0.6,
+        drift=0.25,
+        shift=0.08,
+        process=0.02,
+        bad=0.1,
+        outliers=2.0,
+        bimodal=0.3,
+        slow=2.2,
+        compile_noise=0.15,
+        compile_common=0.10,
+    ),
 }
 
 
@@ -160,7 +204,9 @@ def run_samples(rng: np.random.Generator, m: Machine, n: int, truth: float) -> n
     return 1e-3 * np.exp(x)
 
 
-def ab_samples(rng: np.random.Generator, m: Machine, s: Sizes, truth: float) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+def ab_samples(
+    rng: np.random.Generator, m: Machine, s: Sizes, truth: float
+) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
     """Both sides of one ``nnbench ab``: (baseline, candidate samples in seconds, round ends, process ends).
 
     The machine's drift and each round's load are shared by the two sides
@@ -170,7 +216,10 @@ def ab_samples(rng: np.random.Generator, m: Machine, s: Sizes, truth: float) -> 
     common = np.repeat(_walk(rng, rounds, m.drift) + 0.5 * m.noise * _ar1(rng, rounds, m.rho), per)
     sides = []
     for extra in (0.0, math.log1p(truth)):
-        parts = [np.full(s.rounds * per, _process_level(rng, m)) + own_noise(rng, m, s.rounds * per, _share(rng, m)) for _ in range(s.pairs)]
+        parts = [
+            np.full(s.rounds * per, _process_level(rng, m)) + own_noise(rng, m, s.rounds * per, _share(rng, m))
+            for _ in range(s.pairs)
+        ]
         sides.append(1e-3 * np.exp(extra + common + np.concatenate(parts)))
     ends = list(range(per, rounds * per + 1, per))
     return sides[0], sides[1], ends, [s.rounds * (j + 1) for j in range(s.pairs)]
@@ -196,7 +245,11 @@ def old_decide(res: dict, threshold: float) -> str:
     if res.get("ci_low") is None:
         return _compare.INCONCLUSIVE
     if "rounds" in res:  # paired: no drift guard, ten rounds
-        return old_verdict(res["ratio"], res["ci_low"], res["ci_high"], threshold) if res["rounds"] >= _compare.MIN_PAIRED_ROUNDS else _compare.INCONCLUSIVE
+        return (
+            old_verdict(res["ratio"], res["ci_low"], res["ci_high"], threshold)
+            if res["rounds"] >= _compare.MIN_PAIRED_ROUNDS
+            else _compare.INCONCLUSIVE
+        )
     used = max(threshold, _compare.DRIFT_FACTOR * res["drift"])
     if min(res["batches"]) < _compare.MIN_VERDICT_BATCHES:
         return _compare.INCONCLUSIVE
@@ -217,7 +270,9 @@ def compare_trial(m: Machine, s: Sizes, truth: float, key: tuple[int, ...], scal
     """``ratio_test`` on two separate simulated runs (``scale`` times the samples)."""
     rng = _rng(*key)
     n = round(s.samples * scale)
-    return _compare.ratio_test(run_samples(rng, m, n, 0.0), run_samples(rng, m, n, truth), _compare.Thresholds().time, seed=key[-1])
+    return _compare.ratio_test(
+        run_samples(rng, m, n, 0.0), run_samples(rng, m, n, truth), _compare.Thresholds().time, seed=key[-1]
+    )
 
 
 def ab_trial(m: Machine, s: Sizes, truth: float, key: tuple[int, ...], scale: float = 1.0) -> dict:
@@ -239,7 +294,9 @@ def compile_trials(m: Machine, pairs: int, truth: float, trials: int, key: tuple
         base = np.exp(shared + rng.normal(0, m.compile_noise, pairs))
         cand = np.exp(math.log1p(truth) + shared + rng.normal(0, m.compile_noise, pairs))
         r = cand[0] / base[0]  # one sample per side: the first pair
-        out["old"][_compare.REGRESSED if r > 1 + th else _compare.IMPROVED if r < 1 / (1 + th) else _compare.UNCHANGED] += 1
+        out["old"][
+            _compare.REGRESSED if r > 1 + th else _compare.IMPROVED if r < 1 / (1 + th) else _compare.UNCHANGED
+        ] += 1
         out["single"][_compare._single(float(base[0]), float(cand[0]))["verdict"]] += 1
         out["ab"][_compare.compile_test(list(base), list(cand), th)["verdict"]] += 1
     return out
@@ -255,7 +312,9 @@ class Tally:
     followed: Counter = dataclasses.field(default_factory=Counter)
 
 
-def run_cell(trial: Callable, m: Machine, s: Sizes, truth: float, trials: int, key: tuple[int, ...], follow: int) -> Tally:
+def run_cell(
+    trial: Callable, m: Machine, s: Sizes, truth: float, trials: int, key: tuple[int, ...], follow: int
+) -> Tally:
     """``trials`` trials of one truth on one machine; the first ``follow``
     inconclusive ones whose advice is a factor of at most 16 are rerun (new
     draws) with that much more data, and their verdicts tallied."""
@@ -287,7 +346,10 @@ def _rates(c: Counter) -> str:
 
 def print_table(title: str, cells: dict[str, Tally], n: int) -> None:
     print(f"\n{title}, {n} trials per truth; % regressed / improved / unchanged / inconclusive")
-    print("| truth | old rule | new rule | new: median advice (inconclusive) | advice followed: % reg / imp / unch / inc (n) |")
+    print(
+        "| truth | old rule | new rule | new: median advice (inconclusive) "
+        "| advice followed: % reg / imp / unch / inc (n) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for truth, t in cells.items():
         advice = f"{np.median(t.factors):.1f}× ({len(t.factors)} with a factor)" if t.factors else "–"
@@ -322,23 +384,35 @@ def calibrate(s: Sizes) -> None:
     """Median stream statistics of the real CI run beside each simulated machine's."""
     from nnbench.results.runfile import read_run
 
-    real = [np.array([v for v in r["time"]["samples_s"] if v]) for r in read_run(REAL)["records"] if r["status"] == "ok"]
+    real = [
+        np.array([v for v in r["time"]["samples_s"] if v]) for r in read_run(REAL)["records"] if r["status"] == "ok"
+    ]
     real = [x for x in real if x.size >= 200]
-    rows = {"real (ci-cpu.json.gz)": [stream_stats(x) for x in real], "real, steps under 60 µs": [stream_stats(x) for x in real if np.median(x) < 60e-6]}
+    rows = {
+        "real (ci-cpu.json.gz)": [stream_stats(x) for x in real],
+        "real, steps under 60 µs": [stream_stats(x) for x in real if np.median(x) < 60e-6],
+    }
     for name, m in MACHINES.items():
         rows[name] = [stream_stats(run_samples(_rng(99, i), m, s.samples, 0.0)) for i in range(50)]
     keys = list(next(iter(rows.values()))[0])
     print("| stream | " + " | ".join(keys) + " |\n|---|" + "---:|" * len(keys))
     for name, stats in rows.items():
-        print(f"| {name} ({len(stats)}) | " + " | ".join(f"{np.median([st[k] for st in stats]):.3f}" for k in keys) + " |")
+        print(
+            f"| {name} ({len(stats)}) | " + " | ".join(f"{np.median([st[k] for st in stats]):.3f}" for k in keys) + " |"
+        )
 
 
-def study(trials: int, machines: list[str], s: Sizes, follow: int, seed: int = 0) -> dict[str, dict[str, dict[str, Tally]]]:
+def study(
+    trials: int, machines: list[str], s: Sizes, follow: int, seed: int = 0
+) -> dict[str, dict[str, dict[str, Tally]]]:
     """``{test: {machine: {truth: Tally}}}`` for both tests (compare, ab)."""
     out: dict[str, dict[str, dict[str, Tally]]] = {"compare": {}, "ab": {}}
     for ti, (test, trial) in enumerate((("compare", compare_trial), ("ab", ab_trial))):
         for mi, name in enumerate(machines):
-            out[test][name] = {truth: run_cell(trial, MACHINES[name], s, extra, trials, (seed, ti, mi, ci), follow) for ci, (truth, extra) in enumerate(TRUTHS.items())}
+            out[test][name] = {
+                truth: run_cell(trial, MACHINES[name], s, extra, trials, (seed, ti, mi, ci), follow)
+                for ci, (truth, extra) in enumerate(TRUTHS.items())
+            }
     return out
 
 
@@ -346,7 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=int, default=100, help="trials per machine and truth (default 100)")
     ap.add_argument("--machines", default=",".join(MACHINES), help=f"comma-separated, of {', '.join(MACHINES)}")
-    ap.add_argument("--follow", type=int, default=10, help="inconclusive trials per cell rerun with the advised data (default 10)")
+    ap.add_argument(
+        "--follow", type=int, default=10, help="inconclusive trials per cell rerun with the advised data (default 10)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--calibrate", action="store_true", help="print real vs simulated stream statistics and stop")
     args = ap.parse_args(argv)
@@ -359,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown machine(s): {', '.join(sorted(unknown))}")
     print(
         f"compare: two runs of {s.samples} samples, threshold {100 * _compare.Thresholds().time:g} %; "
-        f"ab: {s.pairs} worker pairs x {s.rounds} rounds x {s.per_round} samples per side, threshold {100 * _compare.AB_THRESHOLDS.time:g} %"
+        f"ab: {s.pairs} worker pairs x {s.rounds} rounds x {s.per_round} samples per side, "
+        f"threshold {100 * _compare.AB_THRESHOLDS.time:g} %"
     )
     result = study(args.trials, machines, s, args.follow, args.seed)
     for test, per_machine in result.items():
@@ -370,8 +447,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, cells in per_machine.items():
             print(headline(f"{test}/{name}", cells, args.trials))
     th = _compare.Thresholds().compile
-    print(f"\ncompile stage (one cold compile per process), threshold {100 * th:g} %, {args.trials} trials; % regressed / improved / unchanged|untested / inconclusive")
-    print("| machine | truth | old: one sample, threshold only | now: one sample | now: ab, 6 pairs |\n|---|---|---:|---:|---:|")
+    print(
+        f"\ncompile stage (one cold compile per process), threshold {100 * th:g} %, {args.trials} trials; "
+        "% regressed / improved / unchanged|untested / inconclusive"
+    )
+    print(
+        "| machine | truth | old: one sample, threshold only | now: one sample | now: ab, 6 pairs |\n"
+        "|---|---|---:|---:|---:|"
+    )
     for mi, name in enumerate(machines):
         for ci, (truth, extra) in enumerate(COMPILE_TRUTHS.items()):
             c = compile_trials(MACHINES[name], 6, extra, args.trials, (args.seed, 2, mi, ci))

@@ -33,7 +33,23 @@ def _slower_checkout(root: Path, factor: int) -> Path:
 
 def _ab(tmp_path, capsys, baseline, candidate, *extra):
     out = tmp_path / "ab"
-    code = main(["ab", "--baseline", str(baseline), "--candidate", str(candidate), "--cases", CASES, *FAST, "--out", str(out), "--format", "json", *extra])
+    code = main(
+        [
+            "ab",
+            "--baseline",
+            str(baseline),
+            "--candidate",
+            str(candidate),
+            "--cases",
+            CASES,
+            *FAST,
+            "--out",
+            str(out),
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
     result = json.loads(capsys.readouterr().out)
     runs = sorted(out.glob("ab-*-*.json"))
     assert [p.name.rsplit("-", 1)[1] for p in runs] == ["baseline.json", "candidate.json", "compare.json"]
@@ -52,7 +68,10 @@ def test_aa_same_checkout_runs_both_sides_in_rounds(tmp_path, capsys):
     assert code == (1 if result["regressions"] else 0) and result["regressions"] == (case["verdict"] == "regressed")
     assert time["kind"] == "paired" and time["rounds"] == 12 and time["ci_low"] <= time["ratio"] <= time["ci_high"]
     assert case["metrics"]["compile.compile_s"]["verdict"] == "untested"  # one pair: one cold compile per side
-    assert "interleaved in 12 rounds" in result["method"] and "compile stages: one cold compile per side" in result["method"]
+    assert (
+        "interleaved in 12 rounds" in result["method"]
+        and "compile stages: one cold compile per side" in result["method"]
+    )
     for run, side in ((base, "baseline"), (cand, "candidate")):
         (rec,) = run["records"]
         assert rec["status"] == "ok" and rec["time"]["paired"] == {"side": side, "with": str(REPO), "rounds": 12}
@@ -74,18 +93,26 @@ def test_slower_candidate_regresses(tmp_path, capsys, monkeypatch):
     # 3x the loop, plus the same fixed dispatch cost per call on both sides
     time = case["metrics"]["time"]
     assert time["ratio"] > 1.4 and time["ci_low"] > 1.2 and time["pairs"] == 3 and time["rounds"] == 12
-    assert case["command"].startswith(f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --pairs 3")
+    assert case["command"].startswith(
+        f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --pairs 3"
+    )
     assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable and base["ab"]["pairs"] == 3
     assert "over 3 worker pair(s)" in result["method"] and "trimmed t interval over pairs" in result["method"]
     for run in (base, cand_run):  # each side's three records merged into one
         t = run["records"][0]["time"]
-        assert t["process_ends"] == [4, 8, 12] and len(t["round_ends"]) == 12 and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
+        assert (
+            t["process_ends"] == [4, 8, 12]
+            and len(t["round_ends"]) == 12
+            and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
+        )
 
 
 def test_candidate_that_fails_is_a_regression(tmp_path, capsys):
     cand = _slower_checkout(tmp_path / "cand", 1)
     mod = cand / "tests" / "user_cases" / "ab.py"
-    mod.write_text(mod.read_text().replace("def build():\n", "def build():\n    raise RuntimeError('broken in the candidate')\n"))
+    mod.write_text(
+        mod.read_text().replace("def build():\n", "def build():\n    raise RuntimeError('broken in the candidate')\n")
+    )
     code, result, (base, cand_run) = _ab(tmp_path, capsys, REPO, cand)
     (case,) = result["cases"]
     assert code == 1 and case["verdict"] == "regressed" and "broken in the candidate" in case["note"]
@@ -109,7 +136,19 @@ def test_bad_side_exits_2_with_one_line(tmp_path, capsys, side, message):
     (tmp_path / "file").write_text("not a python")
     (tmp_path / "script").write_text("#!/bin/sh\nexit 1\n")
     (tmp_path / "script").chmod(0o755)
-    code = main(["ab", "--baseline", str(REPO), "--candidate", str(tmp_path / side), "--cases", CASES, "--out", str(tmp_path / "ab")])
+    code = main(
+        [
+            "ab",
+            "--baseline",
+            str(REPO),
+            "--candidate",
+            str(tmp_path / side),
+            "--cases",
+            CASES,
+            "--out",
+            str(tmp_path / "ab"),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("nnbench: error: --candidate") and message in err[0]
     assert not (tmp_path / "ab").exists()
@@ -165,7 +204,9 @@ def test_paired_statistic_takes_the_worker_pair_as_the_unit():
     assert by_round["verdict"] in ("regressed", "improved") and "pairs" not in by_round  # the offsets called a change
     assert by_pair["pairs"] == 6 and by_pair["ci_low"] < 1 < by_pair["ci_high"] and by_pair["verdict"] == "inconclusive"
     assert 1.005 < by_pair["ratio"] < 1.025
-    assert np.allclose(by_pair["pair_ratios"], (1.03, 1.025, 1.035, 0.99, 0.985, 1.02), rtol=0.003)  # each pair's own offset
+    assert np.allclose(
+        by_pair["pair_ratios"], (1.03, 1.025, 1.035, 0.99, 0.985, 1.02), rtol=0.003
+    )  # each pair's own offset
     # A real +10 % on top of the same offsets is still found.
     slower = [x * 1.10 for x in cand]
     found = _compare.paired_test(base, ends_b, slower, ends_c, threshold=0.05, process_ends=process_ends)
@@ -187,7 +228,11 @@ def test_merged_processes_keep_every_sample_and_recompute_rates():
 
     merged = _measure.merge_processes([rec([1e-3, 2e-3, 3e-3], [1, 3]), rec([4e-3, 5e-3], [2])])
     t = merged["time"]
-    assert t["samples_s"] == [1e-3, 2e-3, 3e-3, 4e-3, 5e-3] and t["round_ends"] == [1, 3, 5] and t["process_ends"] == [2, 3]
+    assert (
+        t["samples_s"] == [1e-3, 2e-3, 3e-3, 4e-3, 5e-3]
+        and t["round_ends"] == [1, 3, 5]
+        and t["process_ends"] == [2, 3]
+    )
     assert t["median"] == 3e-3 and t["n"] == 5 and math.isclose(merged["dispatch"]["median"], 3e-4)
     assert merged["work"]["achieved_flops_per_s"] == 2e-3 / 3e-3 and merged["work"]["mfu"] is None
     assert merged["throughput"]["items_per_s"] == 2 / 3e-3 and merged["compile"]["trace_s"] == 1.0
@@ -222,7 +267,11 @@ def test_run_rounds_until_steps_rounds_and_records_their_ends():
     assert _timing.run_rounds(lanes, policy, until) == "rounds"
     assert seen == [0, 1, 2, 3]
     for lane in lanes:
-        assert len(lane.round_ends) == 3 and lane.round_ends[-1] == len(lane.samples_s) and lane.round_ends == sorted(lane.round_ends)
+        assert (
+            len(lane.round_ends) == 3
+            and lane.round_ends[-1] == len(lane.samples_s)
+            and lane.round_ends == sorted(lane.round_ends)
+        )
         assert lane.recompiles == 0
 
 
@@ -232,7 +281,11 @@ def test_cli_defaults_are_the_options_defaults():
     from nnbench.run import ab as _ab
 
     args = build_parser().parse_args(["ab", "--baseline", ".", "--candidate", "."])
-    assert (args.rounds, args.budget, args.pairs) == (_ab.ABOptions().rounds, _ab.ABOptions().budget_s, _ab.ABOptions().pairs)
+    assert (args.rounds, args.budget, args.pairs) == (
+        _ab.ABOptions().rounds,
+        _ab.ABOptions().budget_s,
+        _ab.ABOptions().pairs,
+    )
 
 
 def test_one_stray_worker_pair_neither_vetoes_nor_makes_a_verdict():
@@ -250,7 +303,11 @@ def test_one_stray_worker_pair_neither_vetoes_nor_makes_a_verdict():
     four = five_slower[:4]
     m, lo, hi, p = _compare.trimmed_t(four)
     ref = scipy.stats.ttest_1samp(four, 0.0)
-    assert np.isclose(m, four.mean()) and np.allclose((lo, hi), tuple(ref.confidence_interval())) and np.isclose(p, ref.pvalue)
+    assert (
+        np.isclose(m, four.mean())
+        and np.allclose((lo, hi), tuple(ref.confidence_interval()))
+        and np.isclose(p, ref.pvalue)
+    )
 
 
 # --- the merged records of worker pairs, with a built-in ratio ---
@@ -286,14 +343,22 @@ def _ab_result(seed, factor, compile_factors):
     rng = np.random.default_rng(seed)
     base = [_worker_record(rng) for _ in compile_factors]
     cand = [_worker_record(rng, factor, cf) for cf in compile_factors]
-    runs = [{"env": {"backend": "cpu", "device_kind": "cpu"}, "records": [_measure.merge_processes(side)]} for side in (base, cand)]
+    runs = [
+        {"env": {"backend": "cpu", "device_kind": "cpu"}, "records": [_measure.merge_processes(side)]}
+        for side in (base, cand)
+    ]
     return _compare.compare_runs(*runs, _compare.AB_THRESHOLDS, paired=True)
 
 
 def test_pairs_recover_a_built_in_ratio():
     (slower,) = _ab_result(0, 1.2, [1.0] * 6)["cases"]
     t = slower["metrics"]["time"]
-    assert t["pairs"] == 6 and t["rounds"] == 60 and t["verdict"] == "regressed" and 1.19 < t["ci_low"] <= t["ci_high"] < 1.21
+    assert (
+        t["pairs"] == 6
+        and t["rounds"] == 60
+        and t["verdict"] == "regressed"
+        and 1.19 < t["ci_low"] <= t["ci_high"] < 1.21
+    )
     (same,) = _ab_result(1, 1.0, [1.0] * 6)["cases"]
     t = same["metrics"]["time"]
     assert t["verdict"] == "unchanged" and 0.99 < t["ci_low"] <= t["ci_high"] < 1.01 and same["verdict"] == "unchanged"
@@ -328,6 +393,8 @@ def test_compile_advice_names_pairs_that_decide():
 
     results = [_compare.compile_test(*draw(6), 0.25) for _ in range(12)]
     advised = [r["more_data"] for r in results if r["verdict"] == "inconclusive" and r["more_data"]["count"]]
-    assert len(advised) >= 6 and all(a["unit"] == "pairs" and a["count"] > 6 and f"(--pairs {a['count']})" in a["text"] for a in advised)
+    assert len(advised) >= 6 and all(
+        a["unit"] == "pairs" and a["count"] > 6 and f"(--pairs {a['count']})" in a["text"] for a in advised
+    )
     verdicts = [_compare.compile_test(*draw(a["count"]), 0.25)["verdict"] for a in advised]
     assert sum(v == "unchanged" for v in verdicts) >= 0.7 * len(verdicts)

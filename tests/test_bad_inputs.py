@@ -136,7 +136,9 @@ def listing(d: Path) -> dict[str, object]:
     out = {}
     for p in sorted(d.rglob("*")):
         st_ = p.lstat()
-        out[str(p.relative_to(d))] = hashlib.sha256(p.read_bytes()).hexdigest() if stat.S_ISREG(st_.st_mode) else stat.S_IFMT(st_.st_mode)
+        out[str(p.relative_to(d))] = (
+            hashlib.sha256(p.read_bytes()).hexdigest() if stat.S_ISREG(st_.st_mode) else stat.S_IFMT(st_.st_mode)
+        )
     return out
 
 
@@ -219,7 +221,12 @@ RENDERERS = {r for r in RUN_READERS if r.startswith("report")} | {"run-resume"}
 
 @pytest.mark.parametrize(
     "reader, name",
-    [(r, n) for n in sorted(BAD_RUN_FILES) for r in sorted(RUN_READERS) if n not in READABLE_BUT_UNRENDERABLE or r in RENDERERS],
+    [
+        (r, n)
+        for n in sorted(BAD_RUN_FILES)
+        for r in sorted(RUN_READERS)
+        if n not in READABLE_BUT_UNRENDERABLE or r in RENDERERS
+    ],
 )
 def test_run_file_corpus(scratch, capsys, reader, name):
     path = make_input(name, scratch)
@@ -234,7 +241,9 @@ def test_special_files(scratch, capsys, reader, name):
     refused(capsys, RUN_READERS[reader](path, scratch), scratch, SPECIAL[name][1])
 
 
-@pytest.mark.parametrize("name", _ids(set(BAD_RUN_FILES) - READABLE_BUT_UNRENDERABLE - {"no_runs"} | set(SPECIAL) - {"directory.json"}))
+@pytest.mark.parametrize(
+    "name", _ids(set(BAD_RUN_FILES) - READABLE_BUT_UNRENDERABLE - {"no_runs"} | set(SPECIAL) - {"directory.json"})
+)
 def test_history_directory(scratch, capsys, name):
     argv = _history_dir(make_input(name, scratch), scratch)
     refused(capsys, argv, scratch)
@@ -249,7 +258,23 @@ def test_resume_validates_the_request_before_writing(scratch, capsys, name):
 
 
 @pytest.mark.parametrize("side", ["base", "cand"])
-@pytest.mark.parametrize("name", _ids(set(SUMMARY_FILES) | set(SPECIAL) - {"directory.json"} | {"deep_nesting.json", "nan_literal.json", "duplicate_key.json", "gzip_bomb.json.gz", "empty.json", "garbage.json", "lone_surrogate.json", "huge_integer.json"}))
+@pytest.mark.parametrize(
+    "name",
+    _ids(
+        set(SUMMARY_FILES)
+        | set(SPECIAL) - {"directory.json"}
+        | {
+            "deep_nesting.json",
+            "nan_literal.json",
+            "duplicate_key.json",
+            "gzip_bomb.json.gz",
+            "empty.json",
+            "garbage.json",
+            "lone_surrogate.json",
+            "huge_integer.json",
+        }
+    ),
+)
 def test_profile_diff(scratch, capsys, name, side):
     path = make_input(name, scratch)
     argv = ["profile-diff", path, GOOD_SUMMARY] if side == "base" else ["profile-diff", GOOD_SUMMARY, path]
@@ -273,7 +298,10 @@ CASES_PROBES = {
     "dotted-path": (lambda d: "tests/bad_inputs:CASES", "neither a .py file nor a dotted module name"),
     "fifo-py": (lambda d: (os.mkfifo(d / "bench.py"), f"{d / 'bench.py'}:CASES")[1], "not a regular file"),
     "directory-py": (lambda d: ((d / "bench.py").mkdir(), f"{d / 'bench.py'}:CASES")[1], "not a regular file"),
-    "dev-zero-py": (lambda d: ((d / "bench.py").symlink_to("/dev/zero"), f"{d / 'bench.py'}:CASES")[1], "not a regular file"),
+    "dev-zero-py": (
+        lambda d: ((d / "bench.py").symlink_to("/dev/zero"), f"{d / 'bench.py'}:CASES")[1],
+        "not a regular file",
+    ),
     "missing-py": (lambda d: f"{d / 'none.py'}:CASES", "no such file"),
     "no-attr": (lambda d: "nnbench:NOPE", "no attribute 'NOPE'"),
     "not-a-list": (lambda d: "nnbench:__version__", "not a list of nnbench.UserCase"),
@@ -308,9 +336,15 @@ AB_SIDES = {
     "true": (lambda d: "/bin/true", "without the handshake's answer"),
     "yes": (lambda d: shutil.which("yes"), "handshake"),
     "sh": (lambda d: "/bin/sh", "handshake"),
-    "echo-liar": (lambda d: _script(d, "py", '#!/bin/sh\necho \'nnbench-handshake {"echo": "x", "stepped": true}\'\n'), "without the handshake's answer"),
+    "echo-liar": (
+        lambda d: _script(d, "py", '#!/bin/sh\necho \'nnbench-handshake {"echo": "x", "stepped": true}\'\n'),
+        "without the handshake's answer",
+    ),
     "chatty": (lambda d: _script(d, "py", "#!/bin/sh\nwhile :; do echo nnbench; done\n"), "printed over 64 KiB"),
-    "python-without-nnbench": (lambda d: _script(d, "py", f"#!/bin/sh\nexec {sys.executable} -I -S \"$@\"\n"), "No module named 'nnbench'"),
+    "python-without-nnbench": (
+        lambda d: _script(d, "py", f'#!/bin/sh\nexec {sys.executable} -I -S "$@"\n'),
+        "No module named 'nnbench'",
+    ),
     "checkout-exits": (lambda d: _fake_checkout(d, "raise SystemExit(0)\n"), "without the handshake's answer"),
     "checkout-raises": (lambda d: _fake_checkout(d, "raise ImportError('broken on purpose')\n"), "broken on purpose"),
     "dir-without-nnbench": (lambda d: d, "has no nnbench/"),
@@ -326,7 +360,17 @@ def test_ab_sides_must_prove_a_working_nnbench(scratch, capsys, side, role):
     make, must_say = AB_SIDES[side]
     bad = make(scratch)
     sides = {"baseline": REPO, "candidate": REPO, role: bad}
-    argv = ["ab", "--baseline", sides["baseline"], "--candidate", sides["candidate"], "--cases", "tests/user_cases/ab.py:CASES", "--out", scratch / "ab"]
+    argv = [
+        "ab",
+        "--baseline",
+        sides["baseline"],
+        "--candidate",
+        sides["candidate"],
+        "--cases",
+        "tests/user_cases/ab.py:CASES",
+        "--out",
+        scratch / "ab",
+    ]
     line = refused(capsys, argv, scratch, must_say)
     assert line.startswith(f"nnbench: error: --{role} ")
 
@@ -340,32 +384,95 @@ def _existing(d: Path, name: str) -> Path:
 
 
 OUT_PROBES = {  # (argv builder, what the message says); run, report, compare, history, ab, profile
-    "run-out-existing": (lambda d: ["run", "--layer", "mlp", "--size", "tiny", "--out", _existing(d, "r.json")], "already exists"),
-    "run-out-under-a-file": (lambda d: ["run", "--layer", "mlp", "--out", _existing(d, "f") / "results"], "not a directory|cannot create"),
-    "run-out-missing-parent": (lambda d: ["run", "--layer", "mlp", "--out", d / "no" / "such" / "r.json"], "does not exist"),
-    "run-out-sysfs": (lambda d: ["run", "--layer", "mlp", "--out", "/sys/nnbench-probe.json"], "not writable|cannot create|Permission"),
-    "run-out-report-beside": (lambda d: ["run", "--layer", "mlp", "--out", (_existing(d, "r.ratio.png"), d / "r.json")[1]], "r.ratio.png"),
-    "run-compile-cache-file": (lambda d: ["run", "--layer", "mlp", "--compile-cache", _existing(d, "cache"), "--out", d / "out"], "compile-cache"),
+    "run-out-existing": (
+        lambda d: ["run", "--layer", "mlp", "--size", "tiny", "--out", _existing(d, "r.json")],
+        "already exists",
+    ),
+    "run-out-under-a-file": (
+        lambda d: ["run", "--layer", "mlp", "--out", _existing(d, "f") / "results"],
+        "not a directory|cannot create",
+    ),
+    "run-out-missing-parent": (
+        lambda d: ["run", "--layer", "mlp", "--out", d / "no" / "such" / "r.json"],
+        "does not exist",
+    ),
+    "run-out-sysfs": (
+        lambda d: ["run", "--layer", "mlp", "--out", "/sys/nnbench-probe.json"],
+        "not writable|cannot create|Permission",
+    ),
+    "run-out-report-beside": (
+        lambda d: ["run", "--layer", "mlp", "--out", (_existing(d, "r.ratio.png"), d / "r.json")[1]],
+        "r.ratio.png",
+    ),
+    "run-compile-cache-file": (
+        lambda d: ["run", "--layer", "mlp", "--compile-cache", _existing(d, "cache"), "--out", d / "out"],
+        "compile-cache",
+    ),
     "report-out-existing": (lambda d: ["report", GOOD_RUN, "--out", _existing(d, "r.txt")], "already exists"),
     "report-out-directory": (lambda d: ["report", GOOD_RUN, "--format", "html", "--out", d], "is a directory"),
-    "report-out-trailing-slash": (lambda d: ["report", GOOD_RUN, "--format", "html", "--out", f"{d}/new/"], "is a directory"),
-    "report-out-missing-parent": (lambda d: ["report", GOOD_RUN, "--format", "md", "--out", d / "no" / "r.md"], "does not exist"),
-    "report-out-sysfs": (lambda d: ["report", GOOD_RUN, "--format", "html", "--out", "/sys/nnbench-probe.html"], "cannot write|not writable"),
-    "report-out-plot-exists": (lambda d: ["report", GOOD_RUN, "--format", "md", "--out", (_existing(d, "r.png"), d / "r.md")[1]], "r.png already exists"),
-    "report-out-named-like-its-plot": (lambda d: ["report", GOOD_RUN, "--format", "md", "--out", d / "r.png"], "same name"),
+    "report-out-trailing-slash": (
+        lambda d: ["report", GOOD_RUN, "--format", "html", "--out", f"{d}/new/"],
+        "is a directory",
+    ),
+    "report-out-missing-parent": (
+        lambda d: ["report", GOOD_RUN, "--format", "md", "--out", d / "no" / "r.md"],
+        "does not exist",
+    ),
+    "report-out-sysfs": (
+        lambda d: ["report", GOOD_RUN, "--format", "html", "--out", "/sys/nnbench-probe.html"],
+        "cannot write|not writable",
+    ),
+    "report-out-plot-exists": (
+        lambda d: ["report", GOOD_RUN, "--format", "md", "--out", (_existing(d, "r.png"), d / "r.md")[1]],
+        "r.png already exists",
+    ),
+    "report-out-named-like-its-plot": (
+        lambda d: ["report", GOOD_RUN, "--format", "md", "--out", d / "r.png"],
+        "same name",
+    ),
     "report-out-dev-null": (lambda d: ["report", GOOD_RUN, "--out", "/dev/null"], "already exists"),
-    "compare-out-existing": (lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--out", _existing(d, "c.txt")], "already exists"),
-    "compare-out-missing-parent": (lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "json", "--out", d / "no" / "c.json"], "does not exist"),
-    "compare-out-sysfs": (lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "json", "--out", "/sys/nnbench-probe.json"], "cannot write|not writable"),
-    "compare-out-plot-exists": (lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "md", "--out", (_existing(d, "c.png"), d / "c.md")[1]], "c.png already exists"),
+    "compare-out-existing": (
+        lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--out", _existing(d, "c.txt")],
+        "already exists",
+    ),
+    "compare-out-missing-parent": (
+        lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "json", "--out", d / "no" / "c.json"],
+        "does not exist",
+    ),
+    "compare-out-sysfs": (
+        lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "json", "--out", "/sys/nnbench-probe.json"],
+        "cannot write|not writable",
+    ),
+    "compare-out-plot-exists": (
+        lambda d: ["compare", GOOD_RUN, GOOD_RUN, "--format", "md", "--out", (_existing(d, "c.png"), d / "c.md")[1]],
+        "c.png already exists",
+    ),
     "history-out-existing": (lambda d: ["history", GOOD_RUN, "--out", _existing(d, "h.txt")], "already exists"),
     "history-out-directory": (lambda d: ["history", GOOD_RUN, "--format", "json", "--out", d], "is a directory"),
-    "history-out-sysfs": (lambda d: ["history", GOOD_RUN, "--format", "md", "--out", "/sys/nnbench-probe.md"], "cannot write|not writable"),
-    "ab-out-under-a-file": (lambda d: ["ab", "--baseline", REPO, "--candidate", REPO, "--out", _existing(d, "f") / "ab"], "is not a directory"),
-    "profile-logdir-file": (lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", _existing(d, "logs")], "--logdir"),
-    "profile-logdir-dev-zero": (lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", "/dev/zero"], "--logdir"),
-    "profile-logdir-fifo": (lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", (os.mkfifo(d / "q"), d / "q")[1]], "--logdir"),
-    "profile-logdir-sysfs": (lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", "/sys/nnbench-probe"], "--logdir"),
+    "history-out-sysfs": (
+        lambda d: ["history", GOOD_RUN, "--format", "md", "--out", "/sys/nnbench-probe.md"],
+        "cannot write|not writable",
+    ),
+    "ab-out-under-a-file": (
+        lambda d: ["ab", "--baseline", REPO, "--candidate", REPO, "--out", _existing(d, "f") / "ab"],
+        "is not a directory",
+    ),
+    "profile-logdir-file": (
+        lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", _existing(d, "logs")],
+        "--logdir",
+    ),
+    "profile-logdir-dev-zero": (
+        lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", "/dev/zero"],
+        "--logdir",
+    ),
+    "profile-logdir-fifo": (
+        lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", (os.mkfifo(d / "q"), d / "q")[1]],
+        "--logdir",
+    ),
+    "profile-logdir-sysfs": (
+        lambda d: ["profile", "mlp/jax/forward/tiny/float32", "--logdir", "/sys/nnbench-probe"],
+        "--logdir",
+    ),
 }
 
 
@@ -401,7 +508,15 @@ VALID = {  # a request that would be accepted, per command; each probe empties o
     "profile": ["mlp/jax/forward/tiny/float32"],
     "profile-diff": [str(GOOD_SUMMARY), str(GOOD_SUMMARY)],
 }
-POSITIONAL_INDEX = {("report", "runs"): 0, ("compare", "baseline"): 0, ("compare", "candidate"): 1, ("history", "dir"): 0, ("profile", "case"): 0, ("profile-diff", "base"): 0, ("profile-diff", "cand"): 1}
+POSITIONAL_INDEX = {
+    ("report", "runs"): 0,
+    ("compare", "baseline"): 0,
+    ("compare", "candidate"): 1,
+    ("history", "dir"): 0,
+    ("profile", "case"): 0,
+    ("profile-diff", "base"): 0,
+    ("profile-diff", "cand"): 1,
+}
 
 
 @pytest.mark.parametrize("blank", ["", " "])
@@ -418,7 +533,15 @@ def test_empty_values(scratch, capsys, command, option, blank):
     refused(capsys, [command, *argv], scratch)
 
 
-@pytest.mark.parametrize("argv, must_say", [(["list", "--layer", "mlp,"], "empty item"), (["list", "--devices", "1,,2"], "empty item"), (["compare", GOOD_RUN, GOOD_RUN, "--threshold", ","], ""), (["run", "--lower-for", ",", "--layer", "mlp"], "")])
+@pytest.mark.parametrize(
+    "argv, must_say",
+    [
+        (["list", "--layer", "mlp,"], "empty item"),
+        (["list", "--devices", "1,,2"], "empty item"),
+        (["compare", GOOD_RUN, GOOD_RUN, "--threshold", ","], ""),
+        (["run", "--lower-for", ",", "--layer", "mlp"], ""),
+    ],
+)
 def test_empty_items(scratch, capsys, argv, must_say):
     refused(capsys, argv, scratch, must_say)
 
@@ -446,14 +569,21 @@ def test_published_run_file_fits_the_default_cap(monkeypatch):
 def test_real_process_fifo_is_refused_without_hanging(tmp_path):
     fifo = tmp_path / "run.json"
     os.mkfifo(fifo)  # nobody ever writes: a reader that opens it blocks forever
-    proc = subprocess.run([sys.executable, "-m", "nnbench", "report", str(fifo), "--format", "md", "--out", str(tmp_path / "r.md")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnbench", "report", str(fifo), "--format", "md", "--out", str(tmp_path / "r.md")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "a FIFO" in proc.stderr, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
 
 
 def test_real_process_closed_stdout_is_no_traceback():
     """``nnbench list | head -1``: the reader leaves before nnbench writes (it is still importing)."""
-    proc = subprocess.Popen([sys.executable, "-m", "nnbench", "list", "--suite", "gpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nnbench", "list", "--suite", "gpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.close()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 141, err.decode()  # 128 + SIGPIPE, as a C tool killed by it
@@ -466,10 +596,13 @@ BASE = json.loads(GOOD_RUN.read_text())
 # Fields a report or a comparison reads, each non-negative where it is a number: a wrong
 # type, a negative number or a deletion must be refused (exit 2), by the schema or the render check.
 READ = [
-    ("id",), ("status",), ("case",), ("case", "layer"), ("case", "style"), ("case", "mode"), ("case", "size"), ("case", "dtype"),
-    ("time",), ("time", "median"), ("time", "ci_low"), ("time", "ci_high"), ("time", "samples_s"), ("time", "n"), ("time", "cv"),
+    ("id",), ("status",),
+    ("case",), ("case", "layer"), ("case", "style"), ("case", "mode"), ("case", "size"), ("case", "dtype"),
+    ("time",), ("time", "median"), ("time", "ci_low"), ("time", "ci_high"), ("time", "samples_s"), ("time", "n"),
+    ("time", "cv"),
     ("dispatch", "median"), ("dispatch", "ci_low"), ("dispatch", "ci_high"), ("dispatch", "samples_s"),
-    ("compile",), ("compile", "total_s"), ("compile", "trace_s"), ("compile", "lower_s"), ("compile", "compile_s"), ("compile", "hlo_ops"),
+    ("compile",), ("compile", "total_s"), ("compile", "trace_s"), ("compile", "lower_s"), ("compile", "compile_s"),
+    ("compile", "hlo_ops"),
     ("work",), ("memory",), ("throughput",),
 ]  # fmt: skip
 MEDIANS = [("time", "median"), ("time", "ci_low"), ("time", "ci_high")]
@@ -484,17 +617,28 @@ def _paths(obj, prefix=()):
 
 
 RECORD_PATHS = sorted(_paths(BASE["records"][0]))
-OTHER_TYPE = st.one_of(st.text(max_size=4), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+OTHER_TYPE = st.one_of(
+    st.text(max_size=4),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
 NEGATIVE = st.sampled_from([-1.0, -1e-9, -1e300, -7])
 
 
 @st.composite
 def mutations(draw):
     """``(kind, path, value)``: one fault in the base file's first record, or an extra field, or a duplicate."""
-    kind = draw(st.sampled_from(["type", "negative", "impossible_median", "delete", "extra", "duplicate", "unknown_top"]))
+    kind = draw(
+        st.sampled_from(["type", "negative", "impossible_median", "delete", "extra", "duplicate", "unknown_top"])
+    )
     if kind == "impossible_median":  # a zero median, or any of the three past a week (a zero CI bound is legal)
         path = draw(st.sampled_from(MEDIANS))
-        return kind, path, draw(st.sampled_from([0.0, 0, 1e308, 604801.0] if path == ("time", "median") else [1e308, 604801.0]))
+        return (
+            kind,
+            path,
+            draw(st.sampled_from([0.0, 0, 1e308, 604801.0] if path == ("time", "median") else [1e308, 604801.0])),
+        )
     if kind == "duplicate":
         return kind, (), None
     if kind == "unknown_top":
@@ -503,7 +647,27 @@ def mutations(draw):
     if kind == "type":
         return kind, path, draw(OTHER_TYPE)
     if kind == "negative":
-        return kind, draw(st.sampled_from([p for p in READ if len(p) == 2 and p not in (("case", "layer"), ("case", "style"), ("case", "mode"), ("case", "size"), ("case", "dtype"))])), draw(NEGATIVE)
+        return (
+            kind,
+            draw(
+                st.sampled_from(
+                    [
+                        p
+                        for p in READ
+                        if len(p) == 2
+                        and p
+                        not in (
+                            ("case", "layer"),
+                            ("case", "style"),
+                            ("case", "mode"),
+                            ("case", "size"),
+                            ("case", "dtype"),
+                        )
+                    ]
+                )
+            ),
+            draw(NEGATIVE),
+        )
     if kind == "extra":
         return kind, (*path[:-1], "x_" + draw(st.text(alphabet="abc", min_size=1, max_size=4))), draw(OTHER_TYPE)
     return kind, path, None
@@ -530,7 +694,9 @@ def _apply(kind, path, value):
 
 def _type_changed(old, new) -> bool:
     number = (int, float)
-    same = type(old) is type(new) or (isinstance(old, number) and isinstance(new, number) and not isinstance(new, bool) and not isinstance(old, bool))
+    same = type(old) is type(new) or (
+        isinstance(old, number) and isinstance(new, number) and not isinstance(new, bool) and not isinstance(old, bool)
+    )
     return not same
 
 
@@ -545,15 +711,25 @@ def test_generated_run_files(tmp_path_factory, capsys, monkeypatch, mutation):
     old = BASE["records"][0]
     for p in path[:-1] if kind not in ("duplicate", "unknown_top") else ():
         old = old[p]
-    must_refuse = kind in ("duplicate", "impossible_median", "negative") or (kind in ("type", "delete") and path in READ and (kind == "delete" or _type_changed(old[path[-1]], value)))
-    for argv, out in ((["report", run, "--out", d / "r.txt"], d / "r.txt"), (["compare", GOOD_RUN, run, "--format", "json", "--out", d / "c.json"], d / "c.json")):
+    must_refuse = kind in ("duplicate", "impossible_median", "negative") or (
+        kind in ("type", "delete") and path in READ and (kind == "delete" or _type_changed(old[path[-1]], value))
+    )
+    for argv, out in (
+        (["report", run, "--out", d / "r.txt"], d / "r.txt"),
+        (["compare", GOOD_RUN, run, "--format", "json", "--out", d / "c.json"], d / "c.json"),
+    ):
         before = listing(d)
         with deadline(LIMIT_S):
             code = main([str(a) for a in argv])
         err = capsys.readouterr().err
         assert "Traceback" not in err and code in (0, 1, 2), (mutation, code, err)
         if code == 2:
-            assert err.count("\n") == 1 and err.startswith("nnbench: error: ") and "run.json" in err and listing(d) == before, (mutation, err)
+            assert (
+                err.count("\n") == 1
+                and err.startswith("nnbench: error: ")
+                and "run.json" in err
+                and listing(d) == before
+            ), (mutation, err)
         else:
             assert out.exists(), (mutation, argv[0])
             out.unlink()

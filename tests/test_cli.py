@@ -18,7 +18,9 @@ from nnbench.results import runfile as _results
 
 def nnbench_cli(*args, cwd=None):
     """Run the real console entry point in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "nnbench", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "nnbench", *args], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def assert_bad_input(proc):
@@ -64,7 +66,9 @@ def test_unwritable_out_exits_2(tmp_path):
     try:
         if os.access(locked, os.W_OK):
             pytest.skip("running as a user who can write anywhere")
-        assert_bad_input(nnbench_cli("run", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(locked)))
+        assert_bad_input(
+            nnbench_cli("run", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(locked))
+        )
     finally:
         os.chmod(locked, 0o700)
 
@@ -87,7 +91,9 @@ def test_out_file_never_overwritten(tmp_path):
 def test_run_refuses_over_an_existing_report_plot(tmp_path):
     stale = tmp_path / "run.ratio.png"  # the run's Markdown report would write its heatmap here
     stale.write_bytes(b"precious")
-    proc = nnbench_cli("run", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(tmp_path / "run.json"))
+    proc = nnbench_cli(
+        "run", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(tmp_path / "run.json")
+    )
     assert_bad_input(proc)
     assert "run.ratio.png" in proc.stderr and stale.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ratio.png"]  # no run file either
@@ -187,4 +193,8 @@ def test_report_says_when_a_run_is_unfinished_or_empty(tmp_path, capsys, fmt):
         path.write_text(json.dumps(dict(data, finished=finished, records=records)))
         assert main(["report", str(path), "--format", fmt]) == 0
         out = capsys.readouterr().out
-        assert (note in out) if note else ("unfinished" not in out and "no records" not in out), (finished, len(records), out[:500])
+        assert (note in out) if note else ("unfinished" not in out and "no records" not in out), (
+            finished,
+            len(records),
+            out[:500],
+        )

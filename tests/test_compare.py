@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -37,7 +36,14 @@ def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops
     rec.update(
         time={**_stats.summarize(samples), "samples_s": samples},
         dispatch={**_stats.summarize(dispatch), "samples_s": dispatch},
-        compile={"trace_s": 0.01, "lower_s": 0.01, "compile_s": 0.05, "total_s": 0.07, "hlo_ops": hlo_ops, "jaxpr_eqns": 10},
+        compile={
+            "trace_s": 0.01,
+            "lower_s": 0.01,
+            "compile_s": 0.05,
+            "total_s": 0.07,
+            "hlo_ops": hlo_ops,
+            "jaxpr_eqns": 10,
+        },
         work={"xla_flops": flops, "achieved_flops_per_s": None, "peak_flops_per_s": None, "mfu": None},
         throughput={"items_per_s": None},
         memory={"compiled_temp_bytes": 1024},
@@ -47,8 +53,22 @@ def record(median=1e-3, n=300, seed=0, case=None, status="ok", hlo_ops=40, flops
 
 
 def run(records, device_kind="cpu", started="2026-11-26T00:00:00+00:00", commit="abc"):
-    env = {"backend": "cpu", "device_kind": device_kind, "device_count": 1, "versions": {"jax": "0.10.2"}, "git_commit": commit}
-    return {"schema": _results.SCHEMA, "started": started, "finished": started, "argv": [], "suite": None, "env": env, "records": records}
+    env = {
+        "backend": "cpu",
+        "device_kind": device_kind,
+        "device_count": 1,
+        "versions": {"jax": "0.10.2"},
+        "git_commit": commit,
+    }
+    return {
+        "schema": _results.SCHEMA,
+        "started": started,
+        "finished": started,
+        "argv": [],
+        "suite": None,
+        "env": env,
+        "records": records,
+    }
 
 
 def write(path, data):
@@ -59,7 +79,9 @@ def write(path, data):
 @pytest.fixture
 def pair(tmp_path):
     def make(base_records, cand_records, **cand_kw):
-        return write(tmp_path / "base.json", run(base_records)), write(tmp_path / "cand.json", run(cand_records, **cand_kw))
+        return write(tmp_path / "base.json", run(base_records)), write(
+            tmp_path / "cand.json", run(cand_records, **cand_kw)
+        )
 
     return make
 
@@ -120,7 +142,9 @@ def test_device_change_refused_unless_allowed(pair, capsys):
     assert "NVIDIA H100" in capsys.readouterr().out  # environment differences shown
 
 
-@pytest.mark.parametrize("argv", [["--threshold", "fast=5"], ["--threshold", "x"], ["--threshold", "-3"], ["--format", "pdf"]])
+@pytest.mark.parametrize(
+    "argv", [["--threshold", "fast=5"], ["--threshold", "x"], ["--threshold", "-3"], ["--format", "pdf"]]
+)
 def test_bad_requests_exit_2_one_line(pair, argv, capsys):
     base, cand = pair([record()], [record()])
     assert main(["compare", base, cand, *argv]) == 2
@@ -130,7 +154,12 @@ def test_bad_requests_exit_2_one_line(pair, argv, capsys):
 
 def test_bad_request_through_the_console_entry_point(pair):
     base, cand = pair([record()], [record()])
-    proc = subprocess.run([sys.executable, "-m", "nnbench", "compare", base, cand, "--threshold", "x"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnbench", "compare", base, cand, "--threshold", "x"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("nnbench: error:") and len(proc.stderr.strip().splitlines()) == 1
 
@@ -157,15 +186,41 @@ def test_names_escaped_in_md_and_html(pair, tmp_path):
     assert "data:image/png;base64," in page.read_text()
 
 
-def test_profile_diff_shown_when_module_provides_it(pair, capsys, monkeypatch):
-    calls = []
-    fake = types.ModuleType("nnbench.profile.capture")
-    fake.diff_for_compare = lambda bp, br, cp, cr: calls.append((bp, cp)) or "top op fusion.3: +12 %"
-    monkeypatch.setitem(sys.modules, "nnbench.profile.capture", fake)
-    base, cand = pair([record(seed=1, profile={"x": 1})], [record(seed=2, profile={"x": 2})])
-    assert main(["compare", base, cand]) == 0
-    assert "top op fusion.3: +12 %" in capsys.readouterr().out
-    assert calls == [(base, cand)]
+def _profile(*ops):
+    """A record's ``profile`` field holding ``ops`` (name, category, seconds per step); no summary file."""
+    top = [
+        {"op": op, "module": "jit_step", "category": cat, "shape": "f32[8]", "self_s_per_step": t} for op, cat, t in ops
+    ]
+    return {"summary": "gone/summary.json", "top_ops": top}
+
+
+def test_profile_diff_in_compare_is_plain_data(tmp_path):
+    """Both records profiled: the case carries the op-level diff as numbers and
+    names (a JSON round trip gives it back unchanged), figures by hand."""
+    base = record(seed=1, profile=_profile(("dot.1", "matmul/conv", 2e-3), ("copy.2", "copy", 1e-4)))
+    cand = record(seed=2, profile=_profile(("dot.1", "matmul/conv", 3e-3), ("fusion.3", "fusion", 5e-4)))
+    res = _compare.compare_runs(
+        run([base]), run([cand]), base_path=str(tmp_path / "a.json"), cand_path=str(tmp_path / "b.json")
+    )
+    d = res["cases"][0]["profile_diff"]
+    assert json.loads(json.dumps(d)) == d
+    assert d["op_time_s_per_step"] == pytest.approx([2.1e-3, 3.5e-3])
+    assert [(r["op"], r["base_s"], r["cand_s"]) for r in d["slower"]] == [("dot.1", 2e-3, 3e-3)]
+    assert d["slower"][0]["ratio"] == pytest.approx(1.5)
+    assert [r["op"] for r in d["appeared"]] == ["fusion.3"] and [r["op"] for r in d["disappeared"]] == ["copy.2"]
+    assert d["categories"]["matmul/conv"] == pytest.approx([2e-3, 3e-3]) and d["faster"] == []
+    unprofiled = _compare.compare_runs(run([record(seed=1)]), run([record(seed=2)]))
+    assert "profile_diff" not in unprofiled["cases"][0]
+
+
+def test_profile_diff_failure_is_data_and_does_not_break_compare(monkeypatch):
+    def boom(*args):
+        raise KeyError("ops")
+
+    monkeypatch.setattr(_compare, "_profile_diff_data", boom)
+    base, cand = record(seed=1, profile=_profile()), record(seed=2, profile=_profile())
+    res = _compare.compare_runs(run([base]), run([cand]))
+    assert res["cases"][0]["profile_diff"] == {"error": "KeyError: 'ops'"} and res["cases"][0]["verdict"] == "unchanged"
 
 
 def test_a_a_false_alarm_rate_on_autocorrelated_samples():
@@ -233,13 +288,15 @@ def test_drifting_runs_raise_the_bar():
 
 def test_cross_device_report_side_by_side(tmp_path, capsys):
     cpu = write(tmp_path / "cpu.json", run([record(median=2e-3, throughput={"items_per_s": 500.0})]))
-    tpu_rec = record(median=1e-4, throughput={"items_per_s": 10000.0})  # one chip: per chip = items/s (sharded: tests/test_scaling.py)
+    tpu_rec = record(
+        median=1e-4, throughput={"items_per_s": 10000.0}
+    )  # one chip: per chip = items/s (sharded: tests/test_scaling.py)
     tpu_rec["work"]["mfu"] = 0.31
     tpu = write(tmp_path / "tpu.json", run([tpu_rec], device_kind="TPU <v5e>"))
     md = tmp_path / "r.md"
     assert main(["report", cpu, tpu, "--format", "md", "--out", str(md)]) == 0
     text = md.read_text()
-    section = text[text.index("## across devices"):]
+    section = text[text.index("## across devices") :]
     row = next(line for line in section.splitlines() if line.startswith("| mlp/jax/forward/tiny/float32"))
     cells = row.split(" | ")
     assert "★" in cells[2] and "★" not in cells[1]  # the TPU is fastest
@@ -274,7 +331,9 @@ def test_real_run_against_itself_exits_0(capsys):
     assert all(t["ratio"] == 1 and t["ci_low"] <= 1 <= t["ci_high"] for t in times)
     # These runs drift 30-48 % within themselves: even against itself such a run cannot vouch for +-5 %
     # (the old drift guard called all four unchanged), and the advice says what would.
-    assert all(t["drift"] > 0.25 and t["verdict"] == "inconclusive" and "nnbench ab" in t["more_data"]["text"] for t in times)
+    assert all(
+        t["drift"] > 0.25 and t["verdict"] == "inconclusive" and "nnbench ab" in t["more_data"]["text"] for t in times
+    )
     assert all(c["metrics"]["compile.hlo_ops"]["verdict"] == "unchanged" for c in result["cases"])
 
 
@@ -315,10 +374,15 @@ def test_unchanged_needs_the_whole_ci_inside_the_band(ratio, lo, hi, expected):
 def test_runs_drifting_past_the_band_are_never_unchanged():
     """A/A on runs that wander 20 % inside themselves: the ratio sits near 1,
     but the raised bar cannot vouch for +-5 % (the old guard said unchanged)."""
-    a, b = ([s * (1.2 if (i // 30) % 2 else 1.0) for i, s in enumerate(record(seed=seed)["time"]["samples_s"])] for seed in (1, 2))
+    a, b = (
+        [s * (1.2 if (i // 30) % 2 else 1.0) for i, s in enumerate(record(seed=seed)["time"]["samples_s"])]
+        for seed in (1, 2)
+    )
     res = _compare.ratio_test(a, b, 0.05)
     assert 0.95 < res["ratio"] < 1.05 and res["threshold_used"] > 0.05
-    assert 1 / (1 + res["threshold_used"]) <= res["ci_low"] and res["ci_high"] <= 1 + res["threshold_used"]  # inside the raised bar
+    assert (
+        1 / (1 + res["threshold_used"]) <= res["ci_low"] and res["ci_high"] <= 1 + res["threshold_used"]
+    )  # inside the raised bar
     assert res["verdict"] == "inconclusive" and "nnbench ab" in res["more_data"]["text"]
     tight = dict(res, ratio=1.0, ci_low=0.99, ci_high=1.01)  # even a tight CI: the shift between runs may hide a change
     assert _compare.decide(tight, 0.05) == (res["threshold_used"], "inconclusive")

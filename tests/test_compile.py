@@ -83,14 +83,21 @@ def test_lower_for_other_platforms():
 
 
 def test_stablehlo_histogram_counts_ops_once_per_line():
-    text = "%0 = stablehlo.dot_general %a, %b\n%1 = stablehlo.reduce(%0 init: %c) applies stablehlo.add across\nreturn %1"
+    text = (
+        "%0 = stablehlo.dot_general %a, %b\n%1 = stablehlo.reduce(%0 init: %c) applies stablehlo.add across\nreturn %1"
+    )
     assert _compile.stablehlo_op_histogram(text) == {"stablehlo.dot_general": 1, "stablehlo.reduce": 1}
 
 
 @pytest.mark.parametrize("flag", [["--lower-for", "bogus"], ["--lower-for", ","]])
 def test_bad_lower_for_is_bad_input(flag, tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["run", "--layer", "mlp", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(out), *flag]) == 2
+    assert (
+        main(
+            ["run", "--layer", "mlp", "--style", "jax", "--size", "tiny", "--mode", "forward", "--out", str(out), *flag]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("nnbench: error: --lower-for") and err.count("\n") == 1
     assert not out.exists()
@@ -99,5 +106,22 @@ def test_bad_lower_for_is_bad_input(flag, tmp_path, capsys):
 def test_compile_cache_that_is_a_file_is_bad_input(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    assert main(["run", "--layer", "mlp", "--style", "jax", "--size", "tiny", "--compile-cache", str(blocker), "--out", str(tmp_path / "r.json")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--layer",
+                "mlp",
+                "--style",
+                "jax",
+                "--size",
+                "tiny",
+                "--compile-cache",
+                str(blocker),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 2
+    )
     assert "--compile-cache" in capsys.readouterr().err

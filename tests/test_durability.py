@@ -29,7 +29,10 @@ def _env(**extra):
 # ``python -m nnbench`` with SIGINT raising KeyboardInterrupt, as in a
 # terminal: a shell that runs this test suite in the background hands its
 # children SIGINT ignored, and a Python started so never raises it.
-_WITH_SIGINT = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); runpy.run_module('nnbench', run_name='__main__', alter_sys=True)"
+_WITH_SIGINT = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('nnbench', run_name='__main__', alter_sys=True)"
+)
 
 
 def start(out, *args, **env):
@@ -138,7 +141,8 @@ def test_a_stop_signal_stops_workers_keeps_results_and_says_how_to_resume(tmp_pa
 
 
 def test_resume_lock_is_exclusive_and_leaves_no_file(tmp_path):
-    from nnbench.cli import BadInput, _lock
+    from nnbench.cli.common import BadInput
+    from nnbench.cli.run import hold_lock as _lock
 
     run = tmp_path / "run.json"
     run.write_text("{}")
@@ -174,7 +178,14 @@ def test_loading_never_executes_strings(tmp_path):
 
     payload = "__import__('os').system('touch " + str(tmp_path / "PWNED") + "')"
     run = _results.new_run({"device_kind": payload, "host": "{{7*7}}"}, argv=[payload])
-    run["records"] = [{"id": payload, "case": {"layer": payload, "style": "jax"}, "status": "failed", "error": payload}]
+    run["records"] = [
+        {
+            "id": payload,
+            "case": {"layer": payload, "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"},
+            "status": "failed",
+            "error": payload,
+        }
+    ]
     path = tmp_path / "run.json"
     path.write_text(json.dumps(run))
     df = nnbench.load(path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from nnbench.compare.same_program import diff_text, same_program
 from nnbench.measure import env as _env
+from nnbench.report import render
 from nnbench.report import run as _report
 
 
@@ -38,7 +39,7 @@ def test_markdown_has_same_program_section():
     records = [_record("jax", {"dot": 1}), _record("linen", {"dot": 2})]
     run = {"env": {}, "records": records}
     # Only the section's own lines: the timing tables need full records.
-    text = "\n".join(_report._same_program_md(run["records"]))
+    text = render.markdown_body([_report.same_program_section(run["records"])])
     assert "Same compiled program" in text
     assert "| dense/forward/tiny/float32 | linen | no | dot 1→2 |" in text
 
@@ -62,6 +63,8 @@ def test_pinned_precision_reaches_the_compiled_program():
     """In a fresh process: the catalog's matmuls lower with the default
     precision until nnbench pins it, then with HIGHEST, as the env records."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", _PRECISION_PROBE], env=env, capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _PRECISION_PROBE], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"before": ["DEFAULT"], "after": [_env.MATMUL_PRECISION.upper()], "recorded": _env.MATMUL_PRECISION}

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from nnbench.cli import main
-from nnbench.report.plots import PLOTS
+from nnbench.report import plots as _run_plots  # noqa: F401 - registers the run plots
+from nnbench.report.plotting import specs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -26,7 +27,9 @@ FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )  # fmt: skip
 REAL = Path(__file__).parent / "data" / "run-mlp-tiny.json"  # mlp tiny, jax and linen, forward and train
-RUN_PLOTS = [title for title, _ in PLOTS.values()]  # two groups: the bar chart too, and every record has compile and memory data
+RUN_PLOTS = [
+    s.title for s in specs("run")
+]  # two groups: the bar chart too, and every record has compile and memory data
 
 
 def _need_browser() -> None:
@@ -84,7 +87,9 @@ def _cross_device_report(tmp_path):
     return ["report", str(REAL), gpu], "nnbench report", RUN_PLOTS * 2 + ["step time across devices"]
 
 
-@pytest.mark.parametrize("build", [_run_report, _compare_report, _cross_device_report], ids=["run", "compare", "cross-device"])
+@pytest.mark.parametrize(
+    "build", [_run_report, _compare_report, _cross_device_report], ids=["run", "compare", "cross-device"]
+)
 def test_html_report_renders(browser, build, tmp_path, capsys):
     from PIL import Image
     from selenium.webdriver.common.by import By
@@ -96,7 +101,9 @@ def test_html_report_renders(browser, build, tmp_path, capsys):
     browser.get(page.as_uri())
 
     assert browser.title == heading and browser.find_element(By.TAG_NAME, "h1").text == heading
-    images = browser.execute_script("return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth, i.src.slice(0, 22)])")
+    images = browser.execute_script(
+        "return Array.from(document.images, i => [i.alt, i.complete, i.naturalWidth, i.src.slice(0, 22)])"
+    )
     assert [alt for alt, *_ in images] == plots
     for alt, complete, width, src in images:
         assert complete and width > 0, f"plot {alt!r} did not decode"

@@ -63,7 +63,9 @@ def _running_mean(style, built, out):
     return built.args[0].mean[...]  # nnx, nnx_tree: the module was updated in place
 
 
-@pytest.mark.parametrize("style", [s for s in ("jax", "linen", "haiku", "nnx", "nnx_split", "nnx_tree") if s in layers.STYLES])
+@pytest.mark.parametrize(
+    "style", [s for s in ("jax", "linen", "haiku", "nnx", "nnx_split", "nnx_tree") if s in layers.STYLES]
+)
 def test_batchnorm_train_step_updates_running_stats(style):
     entry = layers.get("batchnorm")
     built = layers.build(entry, style, "tiny", "train")
@@ -102,7 +104,9 @@ def test_dropout_train_step_draws_a_new_mask_each_step(style):
         assert int(model.dropout.rngs.count[...]) == before + 1
     elif style == "nnx_split":
         out = built.step(*args)
-        counts = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(out[0]) if "count" in jax.tree_util.keystr(path)]
+        counts = [
+            leaf for path, leaf in jax.tree_util.tree_leaves_with_path(out[0]) if "count" in jax.tree_util.keystr(path)
+        ]
         assert counts and all(int(c) == 1 for c in counts)
     else:  # cached / partial bind the module: only the steps' losses are visible
         # (a weak check: the parameters change too); the counter itself is
@@ -111,4 +115,3 @@ def test_dropout_train_step_draws_a_new_mask_each_step(style):
         second = built.step(*args)
         assert np.isfinite(float(first)) and np.isfinite(float(second))
         assert float(first) != float(second)
-

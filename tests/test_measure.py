@@ -119,7 +119,9 @@ def test_compile_time_not_in_step_time(fast_policy):
 def test_recompile_is_flagged(fast_policy):
     f = jax.jit(lambda x: x * 2.0)
     # A carry that grows the input changes its shape every call.
-    rec = nnbench.measure(f, jnp.ones((1,)), carry=lambda args, out: (jnp.ones((args[0].shape[0] + 1,)),), policy=fast_policy)
+    rec = nnbench.measure(
+        f, jnp.ones((1,)), carry=lambda args, out: (jnp.ones((args[0].shape[0] + 1,)),), policy=fast_policy
+    )
     assert rec["compile"]["recompiles"] > 0
 
 
@@ -128,7 +130,12 @@ def test_record_fields(fast_policy):
     built = layers.build(entry, "jax", "tiny", "train")
     config = entry.config("tiny")
     rec = nnbench.measure(
-        built.step, *built.args, carry=built.carry, model_flops=entry.flops(config, "train"), items_per_step=8, policy=fast_policy
+        built.step,
+        *built.args,
+        carry=built.carry,
+        model_flops=entry.flops(config, "train"),
+        items_per_step=8,
+        policy=fast_policy,
     )
     assert rec["status"] == "ok"
     assert rec["compile"]["jaxpr_eqns"] > 10 and rec["compile"]["hlo_ops"] > 10
@@ -190,11 +197,19 @@ def test_runtime_peak_is_per_case_and_sees_temporaries(fast_policy):
 def test_runtime_memory_from_device_stats():
     # The GPU/TPU path, with memory_stats as the backend reports them.
     compiled = {"output_bytes": 800, "temp_bytes": 200}
-    m = _measure.runtime_memory(0, 0, {"bytes_in_use": 1000, "peak_bytes_in_use": 1500}, {"bytes_in_use": 1800, "peak_bytes_in_use": 2250}, compiled)
+    m = _measure.runtime_memory(
+        0,
+        0,
+        {"bytes_in_use": 1000, "peak_bytes_in_use": 1500},
+        {"bytes_in_use": 1800, "peak_bytes_in_use": 2250},
+        compiled,
+    )
     assert m["runtime_source"] == "memory_stats" and m["runtime_bytes"] == 1250
     assert m["prediction_error"] == pytest.approx((1000 - 1250) / 1250)
     # The peak did not move: an earlier case set it, no per-case figure.
-    m = _measure.runtime_memory(0, 0, {"bytes_in_use": 0, "peak_bytes_in_use": 9000}, {"bytes_in_use": 10, "peak_bytes_in_use": 9000}, compiled)
+    m = _measure.runtime_memory(
+        0, 0, {"bytes_in_use": 0, "peak_bytes_in_use": 9000}, {"bytes_in_use": 10, "peak_bytes_in_use": 9000}, compiled
+    )
     assert m["runtime_bytes"] is None and m["prediction_error"] is None
 
 

@@ -22,7 +22,12 @@ def _canonical(name, size, seed=0):
     entry = layers.get(name)
     config = entry.config(size)
     batch = _styles.batch_for(entry, config, "float32", jax.random.key(seed))
-    return entry, config, batch, _styles.canonical_weights(entry, config, "float32", jax.random.key(seed + 1), batch["x"])
+    return (
+        entry,
+        config,
+        batch,
+        _styles.canonical_weights(entry, config, "float32", jax.random.key(seed + 1), batch["x"]),
+    )
 
 
 def _same(a, b):
@@ -31,7 +36,10 @@ def _same(a, b):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-@pytest.mark.parametrize(("name", "size"), [(m, "tiny") for m in MODELS] + [("transformer_lm", "tiny_scan"), ("transformer_lm", "tiny_untied")])
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [(m, "tiny") for m in MODELS] + [("transformer_lm", "tiny_scan"), ("transformer_lm", "tiny_untied")],
+)
 def test_weights_round_trip(name, size):
     """canonical -> native -> canonical is the identity in every family."""
     entry, config, _, canonical = _canonical(name, size)
@@ -66,7 +74,9 @@ def test_batchnorm_running_stats_update_alike():
     want = None
     for family in ("jax", "linen", "haiku"):
         fm = entry.impls[family].model(config, jnp.float32)
-        _, updates = jax.jit(lambda v, x, fm=fm: fm.apply(v, x, train=True, rng=None))(fm.from_canonical(canonical), batch["x"])
+        _, updates = jax.jit(lambda v, x, fm=fm: fm.apply(v, x, train=True, rng=None))(
+            fm.from_canonical(canonical), batch["x"]
+        )
         native = {**fm.from_canonical(canonical), **updates}
         stats = fm.to_canonical(native)["batch_stats"]
         if want is None:
@@ -81,7 +91,10 @@ def test_batchnorm_running_stats_update_alike():
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), stats, want)
 
 
-@pytest.mark.parametrize(("name", "size"), [(m, "tiny") for m in MODELS] + [("transformer_lm", "tiny_untied"), ("transformer_lm", "tiny_scan")])
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [(m, "tiny") for m in MODELS] + [("transformer_lm", "tiny_untied"), ("transformer_lm", "tiny_scan")],
+)
 def test_model_flops_against_xla(name, size):
     """Each model's analytic FLOPs (derived block by block) within 2.5 % of
     XLA's count of the same raw-JAX step as JAX lowered it (scans counted

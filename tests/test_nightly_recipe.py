@@ -11,7 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "ci" / "nightly.sh"
-SMALL = "--layer mlp --style jax --mode forward --size tiny --dtype float32 --in-process --budget 0.05 --min-samples 3 --target-ci 0.5"
+SMALL = (
+    "--layer mlp --style jax --mode forward --size tiny --dtype float32 --in-process "
+    "--budget 0.05 --min-samples 3 --target-ci 0.5"
+)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -31,7 +34,9 @@ def _night(out: Path, prev: Path | None, summary: Path) -> subprocess.CompletedP
 
 def test_compare_is_there_for_the_second_night():
     # The recipe's second night runs ``nnbench compare``: its absence is a bug, not a skip.
-    r = subprocess.run([sys.executable, "-m", "nnbench", "compare", "--help"], capture_output=True, text=True, env=_env(), timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "nnbench", "compare", "--help"], capture_output=True, text=True, env=_env(), timeout=120
+    )
     assert r.returncode == 0 and "BASELINE" in r.stdout, r.stderr
 
 

@@ -82,8 +82,14 @@ def test_step_gate_catches_a_jit_mode_that_steps_other_weights(fast_policy, monk
     for mode in ("forward", "train"):
         records = run_group([Case("mlp", s, mode, "tiny") for s in ("jax", "nnx", "nnx_partial")], fast_policy)
         by = {r["case"]["style"]: r for r in records}
-        assert by["nnx_partial"]["status"] == "invalid" and "timed step" in by["nnx_partial"]["error"], by["nnx_partial"]["error"]
-        assert by["nnx"]["status"] == "ok" and by["nnx"]["parity"]["step"]["ok"] and by["nnx"]["parity"]["step"]["err"] <= 1e-6
+        assert by["nnx_partial"]["status"] == "invalid" and "timed step" in by["nnx_partial"]["error"], by[
+            "nnx_partial"
+        ]["error"]
+        assert (
+            by["nnx"]["status"] == "ok"
+            and by["nnx"]["parity"]["step"]["ok"]
+            and by["nnx"]["parity"]["step"]["err"] <= 1e-6
+        )
         assert by["jax"]["parity"]["step"]["err"] == 0.0
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from nnbench.cli import main
 from nnbench.profile import capture as _profile
+from nnbench.profile import summary as _summary_mod
 from nnbench.results import runfile as _results
 from nnbench.results.case import Case
 
@@ -110,9 +111,9 @@ ENTRY %main (x: f32[2,2]) -> f32[2,2] {
 
 def test_self_time_excludes_nested_ops():
     events = [(0, 100, "outer", {}), (10, 30, "inner", {}), (50, 20, "inner2", {}), (200, 5, "next", {})]
-    got = {op: self_ns for op, _, _, self_ns, _ in _profile._self_times(events)}
+    got = {op: self_ns for op, _, _, self_ns, _ in _summary_mod._self_times(events)}
     assert got == {"outer": 50, "inner": 30, "inner2": 20, "next": 5}
-    assert _profile._union_ns([(0, 10), (5, 20), (30, 40)]) == 30
+    assert _summary_mod._union_ns([(0, 10), (5, 20), (30, 40)]) == 30
 
 
 def _summary(ops: dict[str, float], shapes: dict[str, str] | None = None) -> dict:
@@ -163,6 +164,12 @@ def test_diff_for_compare_reads_summaries_beside_the_run(profiled, tmp_path):
     assert _profile.diff_for_compare(run, rec, run, {"id": "x"}) is None
     # Summary file gone (run file copied elsewhere): falls back to the record's top ops.
     assert "no op moved" in _profile.diff_for_compare(tmp_path / "run.json", rec, tmp_path / "run.json", rec)
+    # The same diff as data (what compare stores): the full summary's ops, nothing moved.
+    d = _profile.records_diff(run, rec, run, rec)
+    full = _profile.load_summary(root / prof["summary"])
+    total = sum(o.get("self_s_median", o["self_s_per_step"]) for o in full["ops"])
+    assert d["op_time_s_per_step"] == [pytest.approx(total), pytest.approx(total)] and total > 0
+    assert d["slower"] == d["faster"] == d["appeared"] == d["disappeared"] == [] and d["same_program"] is True
 
 
 def test_widened_layer_diff(tmp_path):

@@ -17,7 +17,12 @@ PNG = b"\x89PNG"
 
 def _record(layer, style, mode, median=1e-3, status="ok", peak=1 << 20):
     case = {"layer": layer, "style": style, "mode": mode, "size": "tiny", "dtype": "float32"}
-    rec = {"id": f"{layer}/{style}/{mode}/tiny/float32", "case": case, "status": status, "error": None if status == "ok" else "boom"}
+    rec = {
+        "id": f"{layer}/{style}/{mode}/tiny/float32",
+        "case": case,
+        "status": status,
+        "error": None if status == "ok" else "boom",
+    }
     if status == "ok":
         rec.update(
             time={"median": median, "ci_low": 0.9 * median, "ci_high": 1.1 * median},
@@ -55,7 +60,10 @@ def test_markdown_refuses_when_any_plot_file_exists(tmp_path, capsys):
     (tmp_path / "r.memory.png").write_bytes(b"mine")
     assert main(["report", str(REAL), "--format", "md", "--out", str(md)]) == 2
     assert "r.memory.png already exists" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.memory.png"] and (tmp_path / "r.memory.png").read_bytes() == b"mine"
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["r.memory.png"]
+        and (tmp_path / "r.memory.png").read_bytes() == b"mine"
+    )
 
 
 def test_suite_sized_run_gets_heatmaps_sized_by_rows():
@@ -64,9 +72,20 @@ def test_suite_sized_run_gets_heatmaps_sized_by_rows():
     for i in range(65):
         for j, style in enumerate(styles):
             status = "failed" if (i, style) == (3, "nnx") else "invalid" if (i, style) == (5, "haiku") else "ok"
-            records.append(_record(f"layer{i}", style, ("forward", "train")[i % 2], median=1e-3 * (1 + 0.1 * j), status=status, peak=(1 + j) << 20))
+            records.append(
+                _record(
+                    f"layer{i}",
+                    style,
+                    ("forward", "train")[i % 2],
+                    median=1e-3 * (1 + 0.1 * j),
+                    status=status,
+                    peak=(1 + j) << 20,
+                )
+            )
     records.append(_record("nojax", "linen", "forward"))  # a group with no jax case to divide by
-    records += [_record(r"x$\frac{$", style, "forward") for style in styles]  # a '$' in a name is drawn, not parsed as mathtext
+    records += [
+        _record(r"x$\frac{$", style, "forward") for style in styles
+    ]  # a '$' in a name is drawn, not parsed as mathtext
     plots = {p.key: p.png for p in _report_plots.run_plots(records)}
     assert sorted(plots) == ["compile", "memory", "ratio"]  # 67 groups: no bar chart
     small = Image.open(io.BytesIO(_report_plots.step_ratio_png(records[:8])))

@@ -22,7 +22,9 @@ EVIL = "<script>alert('x')</script>[bold red]boom[/][/link]**b**|`c`<img src=x o
 # Control sequences a hostile string carries; none may reach any output raw.
 PAYLOADS = ("\x1b[38;5;201m", "\x1b]0;pwned\x07", "\x1b[2J", "\x9b31m", "\u202e", "\x07", "\r")
 ESC = "".join(PAYLOADS) + "x\ny"
-RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # any but the line break
+RAW_CONTROL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)  # any but the line break
 STALE_S = 0.0123456  # the stale median of an invalid record: shown as a timing it would read "12.3 ms"
 
 
@@ -37,7 +39,9 @@ def evil_run(tmp_path):
     invalid["case"]["style"] = "nnx"
     invalid["id"] = "/".join(invalid["case"].values())
     invalid.update(status="invalid", error=f"parity: {EVIL}")
-    invalid["time"].update(median=STALE_S, ci_low=STALE_S, ci_high=STALE_S, samples_s=[STALE_S] * 5)  # a stale timing: never shown
+    invalid["time"].update(
+        median=STALE_S, ci_low=STALE_S, ci_high=STALE_S, samples_s=[STALE_S] * 5
+    )  # a stale timing: never shown
     failed = {"id": EVIL, "case": dict(ok["case"], style=EVIL), "status": "failed", "error": EVIL, "fault": "exception"}
     data["records"] = [ok, invalid, failed]
     data["env"].update(device_kind=EVIL, cpu_model=EVIL, git_commit=EVIL, versions={"jax": EVIL})
@@ -113,11 +117,35 @@ def _hostile(tmp_path: Path, name: str = "run" + "\x1b[2J" + ".json", device: st
     other = copy.deepcopy(ok)
     other["case"]["style"] = f"style{ESC}"
     other["id"] = "/".join(other["case"].values())
-    failed = {"id": f"failed{ESC}", "case": dict(ok["case"], style="haiku"), "status": "failed", "error": f"boom{ESC}", "fault": "exception"}
-    invalid = {"id": f"invalid{ESC}", "case": dict(ok["case"], style="linen"), "status": "invalid", "error": f"parity{ESC}"}
-    sharded = {"id": f"sharded{ESC}", "case": dict(ok["case"], style="nnx", mode="train", devices=2, strategy=f"dp{ESC}", scaling="strong"), "status": "failed", "error": f"mesh{ESC}"}
+    failed = {
+        "id": f"failed{ESC}",
+        "case": dict(ok["case"], style="haiku"),
+        "status": "failed",
+        "error": f"boom{ESC}",
+        "fault": "exception",
+    }
+    invalid = {
+        "id": f"invalid{ESC}",
+        "case": dict(ok["case"], style="linen"),
+        "status": "invalid",
+        "error": f"parity{ESC}",
+    }
+    sharded = {
+        "id": f"sharded{ESC}",
+        "case": dict(ok["case"], style="nnx", mode="train", devices=2, strategy=f"dp{ESC}", scaling="strong"),
+        "status": "failed",
+        "error": f"mesh{ESC}",
+    }
     data["records"] = [ok, other, failed, invalid, sharded]
-    data["env"].update(device_kind=device + ESC, cpu_model=ESC, git_commit=ESC, host=ESC, backend=ESC, platform=ESC, versions={"jax": ESC, "flax": ESC})
+    data["env"].update(
+        device_kind=device + ESC,
+        cpu_model=ESC,
+        git_commit=ESC,
+        host=ESC,
+        backend=ESC,
+        platform=ESC,
+        versions={"jax": ESC, "flax": ESC},
+    )
     data.update(started=f"2026{ESC}", suite=f"ci{ESC}")
     path = tmp_path / name
     path.write_text(json.dumps(data))
@@ -136,9 +164,14 @@ def _assert_inert(text: str, where: str, coloured: bool = False) -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "md", "html"])
 def test_report_files_hold_no_control_sequences(tmp_path, capsys, fmt):
-    runs = [_hostile(tmp_path), _hostile(tmp_path, f"gpu{ESC[:6]}.json", device="gpu")]  # two device kinds: the cross-device section too
+    runs = [
+        _hostile(tmp_path),
+        _hostile(tmp_path, f"gpu{ESC[:6]}.json", device="gpu"),
+    ]  # two device kinds: the cross-device section too
     out = tmp_path / f"r.{fmt}"
-    assert main(["report", *map(str, runs), "--format", fmt, "--out", str(out)]) == 0  # plots drawn without a glyph warning (an error here)
+    assert (
+        main(["report", *map(str, runs), "--format", fmt, "--out", str(out)]) == 0
+    )  # plots drawn without a glyph warning (an error here)
     capsys.readouterr()
     _assert_inert(out.read_text(), fmt)
 
@@ -209,7 +242,9 @@ def test_a_user_cases_error_during_run(tmp_path, capsys, monkeypatch):
     failure_lines = [line for line in captured.err.splitlines() if "RuntimeError: hostile" in line]
     assert len(failure_lines) == 1, captured.err  # one line; the message's second line stays in the record
     (rec,) = _results.read_run(out)["records"]
-    assert rec["error"].startswith("RuntimeError: hostile \x1b[38;5;201m") and "second line" in rec["error"]  # the data is kept
+    assert (
+        rec["error"].startswith("RuntimeError: hostile \x1b[38;5;201m") and "second line" in rec["error"]
+    )  # the data is kept
     _assert_inert(out.with_suffix(".md").read_text(), "run report")
 
 
@@ -218,12 +253,12 @@ def test_every_renderer_escapes_through_one_module():
     ``escape`` themselves (those keep control characters): a new renderer
     that reaches for them fails here."""
     offenders = []
-    for path in sorted(NNBENCH.glob("*.py")):
-        if path.name == "_escape.py":
+    for path in sorted(NNBENCH.rglob("*.py")):
+        if path == NNBENCH / "results" / "escape.py":
             continue
         text = path.read_text()
         if re.search(r"\bhtml\.escape\(|from rich\.markup import escape|markup\.escape\(", text):
-            offenders.append(path.name)
+            offenders.append(str(path.relative_to(NNBENCH)))
     assert offenders == []
 
 

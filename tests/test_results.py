@@ -14,7 +14,12 @@ def _run(records=()):
 
 
 def _record(i, status="ok"):
-    return {"id": f"mlp/jax/forward/tiny/float32#{i}", "case": {"layer": "mlp"}, "status": status, "time": {"median": 1.0, "samples_s": [1.0]}}
+    return {
+        "id": f"mlp/jax/forward/tiny/float32#{i}",
+        "case": {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"},
+        "status": status,
+        "time": {"median": 1.0, "samples_s": [1.0]},
+    }
 
 
 def test_round_trip(tmp_path):

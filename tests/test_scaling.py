@@ -15,6 +15,7 @@ from nnbench.layers import sharding as _sharding
 from nnbench.report import scaling as _scaling_report
 from nnbench.run import scaling as _scaling
 from nnbench.run.cases import Case, SelectionError
+from nnbench.run.options import RunOptions
 from nnbench.run.worker import run_group, run_in_subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,7 +52,13 @@ def test_expand_adds_the_baseline_and_drops_unsupported_styles():
     assert {c.strategy for c in out} == {"dp", "tp"}
     assert _scaling.expand(cases, None, None, None, False) == cases
     assert {c.devices for c in _scaling.expand(cases, ["2"], None, None, False, baseline=False)} == {2}
-    for bad in ((["0"], None, None), (["x"], None, None), (None, ["pp"], None), (None, None, ["medium"]), (["3"], ["dp"], None)):
+    for bad in (
+        (["0"], None, None),
+        (["x"], None, None),
+        (None, ["pp"], None),
+        (None, None, ["medium"]),
+        (["3"], ["dp"], None),
+    ):
         with pytest.raises(SelectionError):
             _scaling.expand(cases, *bad, styles_given=False)
     with pytest.raises(SelectionError, match="not nnx"):
@@ -60,7 +67,16 @@ def test_expand_adds_the_baseline_and_drops_unsupported_styles():
 
 def test_collectives_by_kind():
     hist = {"all-reduce": 2, "all-gather-start": 3, "all-gather-done": 3, "reduce-scatter": 1, "add": 9}
-    assert _scaling.collectives(hist) == {"all-reduce": 2, "all-gather": 3, "reduce-scatter": 1, "all-to-all": 0, "collective-permute": 0}
+    assert _scaling.collectives(hist) == {
+        "all-reduce": 2,
+        "all-gather": 3,
+        "reduce-scatter": 1,
+        "all-to-all": 0,
+        "collective-permute": 0,
+        "collective-broadcast": 0,
+        "send": 0,
+        "recv": 0,
+    }
 
 
 def test_child_env_gives_exactly_n_devices(monkeypatch):
@@ -180,7 +196,9 @@ def test_gate_rejects_a_wrong_sharding(fast_policy, monkeypatch):
 
 def test_worker_provides_virtual_devices(fast_policy):
     """conftest gives 4 devices; the worker of an 8-device case has 8."""
-    (record,) = run_in_subprocess([Case("mlp", "jax", "train", "tiny", devices=8, strategy="dp")], fast_policy, timeout_s=300)
+    (record,) = run_in_subprocess(
+        [Case("mlp", "jax", "train", "tiny", devices=8, strategy="dp")], fast_policy, RunOptions(timeout=300)
+    )
     assert record["status"] == "ok", record["error"]
     assert record["scaling"]["mesh_shape"] == {"data": 8} and record["scaling"]["per_device_batch"] == 1
 
@@ -197,11 +215,41 @@ def test_two_process_job_agrees(tmp_path):
     port, out = _free_port(), tmp_path / "run.json"
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
-    argv = ["--layer", "mlp", "--style", "jax", "--devices", "2", "--strategy", "dp,fsdp", "--min-samples", "3", "--out", str(out)]
+    argv = [
+        "--layer",
+        "mlp",
+        "--style",
+        "jax",
+        "--devices",
+        "2",
+        "--strategy",
+        "dp,fsdp",
+        "--min-samples",
+        "3",
+        "--out",
+        str(out),
+    ]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "nnbench", "run", *argv, "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "nnbench",
+                "run",
+                *argv,
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         for i in range(2)
     ]

@@ -2,7 +2,10 @@
 asv's step detection (``asv.step_detect``), and whether the newest run sits
 in a regression.
 
-Plain data in, plain data out; rendering lives in ``_report_compare``.
+The metrics tracked are those ``nnbench.results.metrics`` declares for
+``HISTORY`` (lower is better for each); a series names its metric by the
+declaration's ``name``. Plain data in, plain data out; rendering lives in
+``nnbench.report.compare``.
 """
 
 from __future__ import annotations
@@ -12,16 +15,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-DEFAULT_THRESHOLD = 0.05
+from nnbench.results import metrics as _metrics
 
-# (metric name, path in the record); lower is better for all of them.
-METRICS = (
-    ("time", ("time", "median")),
-    ("compile", ("compile", "total_s")),
-    ("hlo_ops", ("compile", "hlo_ops")),
-    ("xla_flops", ("work", "xla_flops")),
-    ("temp_bytes", ("memory", "compiled_temp_bytes")),
-)
+DEFAULT_THRESHOLD = 0.05
 
 
 def parse_threshold(text: str | None) -> float:
@@ -31,13 +27,11 @@ def parse_threshold(text: str | None) -> float:
     return DEFAULT_THRESHOLD if text is None else parse_percent(text)
 
 
-def _value(rec: dict[str, Any] | None, path: Sequence[str]) -> float | None:
+def _value(rec: dict[str, Any] | None, metric: _metrics.Metric) -> float | None:
     if rec is None or rec.get("status") != "ok":
         return None
-    cur: Any = rec
-    for p in path:
-        cur = cur.get(p) if isinstance(cur, dict) else None
-    return float(cur) if isinstance(cur, (int, float)) and math.isfinite(cur) else None
+    v = metric.value(rec)
+    return None if v is None else float(v)
 
 
 def analyse_series(values: Sequence[float | None], threshold: float) -> dict[str, Any]:
@@ -65,7 +59,9 @@ def analyse_series(values: Sequence[float | None], threshold: float) -> dict[str
     latest, best, positions = step_detect.detect_regressions(steps, threshold=threshold)
     regression = None
     if positions:
-        jumps = [{"run": after, "last_good_run": before, "before": v, "best_after": b} for before, after, v, b in positions]
+        jumps = [
+            {"run": after, "last_good_run": before, "before": v, "best_after": b} for before, after, v, b in positions
+        ]
         regression = {"latest": latest, "best": best, "jumps": jumps}
     return {"steps": [[s[0], s[1], s[2]] for s in steps], "changes": changes, "regression": regression}
 
@@ -91,12 +87,12 @@ def history(runs: Sequence[tuple[str, dict[str, Any]]], threshold: float = DEFAU
             command = Case.from_dict(case).command()
         except TypeError:
             command = None
-        for metric, path in METRICS:
-            values = [_value(recs.get(cid), path) for recs in by_run]
+        for metric in _metrics.shown_in(_metrics.HISTORY):
+            values = [_value(recs.get(cid), metric) for recs in by_run]
             if all(v is None for v in values):
                 continue
             res = analyse_series(values, threshold)
-            series.append({"id": cid, "metric": metric, "values": values, "command": command, **res})
+            series.append({"id": cid, "metric": metric.name, "values": values, "command": command, **res})
     return {
         "runs": [{"name": n, "started": r.get("started"), "commit": r["env"].get("git_commit")} for n, r in ordered],
         "threshold": threshold,

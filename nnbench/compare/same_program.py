@@ -17,7 +17,11 @@ REFERENCE = "jax"
 
 def histogram_diff(reference: dict[str, int], other: dict[str, int]) -> dict[str, tuple[int, int]]:
     """``{op: (count in reference, count in other)}`` for every op whose counts differ."""
-    return {op: (reference.get(op, 0), other.get(op, 0)) for op in sorted(set(reference) | set(other)) if reference.get(op, 0) != other.get(op, 0)}
+    return {
+        op: (reference.get(op, 0), other.get(op, 0))
+        for op in sorted(set(reference) | set(other))
+        if reference.get(op, 0) != other.get(op, 0)
+    }
 
 
 def same_program(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -5,7 +5,9 @@ everything around it: a catalog case built and compiled outside any timed
 region (``nnbench.measure.step.prepare``: cold compile stages, then the first
 call), one call per tick blocked on the whole output pytree with donated
 state threaded through, and the compile/work/memory figures flattened into
-plain numbers a framework can store.
+plain numbers a framework can store: which ones, and under what names, is
+what ``nnbench.results.metrics`` declares for each suite (``PYTEST``,
+``ASV``).
 
 Example::
 
@@ -20,6 +22,8 @@ import dataclasses
 import os
 from typing import Any
 
+from nnbench.results import metrics as _metrics
+
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "nnbench", "jax-compilation-cache")
 
 
@@ -28,65 +32,63 @@ class NotInCatalog(LookupError):
 
 
 def use_compilation_cache(cache_dir: str | None = None) -> str:
-    """Point JAX's persistent compilation cache at ``cache_dir``.
+    """Point JAX's persistent compilation cache at ``cache_dir``
+    (``nnbench.measure.stages.enable_compile_cache``: every program cached,
+    however quick or small its compile).
 
     ``cache_dir`` defaults to ``$JAX_COMPILATION_CACHE_DIR`` or
-    ``~/.cache/nnbench/jax-compilation-cache``. The minimum compile time to
-    cache is set to 0 (JAX's default of 1 s caches nothing for small
-    models). Only the XLA compile is cached; trace and lower are not.
-    Returns the directory used.
+    ``~/.cache/nnbench/jax-compilation-cache``. Only the XLA compile is
+    cached; trace and lower are not. Returns the directory used.
     """
-    import jax
+    from nnbench.measure.stages import enable_compile_cache
 
-    cache_dir = cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR") or DEFAULT_CACHE_DIR
-    jax.config.update("jax_compilation_cache_dir", cache_dir)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
-    return cache_dir
+    return enable_compile_cache(cache_dir or os.environ.get("JAX_COMPILATION_CACHE_DIR") or DEFAULT_CACHE_DIR)
 
 
-def flat_metrics(prepared: Any) -> dict[str, Any]:
-    """Compile, work and compiled-memory figures of a ``_measure.Prepared``,
-    as one flat dict of numbers (None where the backend reports nothing)."""
-    info = prepared.compile_info
-    out: dict[str, Any] = {
-        "trace_s": info["trace_s"],
-        "lower_s": info["lower_s"],
-        "compile_s": info["compile_s"],
-        "compile_total_s": info["total_s"],
-        "first_call_s": prepared.first_call_s,
-        "jaxpr_eqns": info["jaxpr_eqns"],
-        "hlo_ops": info["hlo_ops"],
-        "xla_flops": prepared.cost["flops"],
-        "xla_bytes_accessed": prepared.cost["bytes_accessed"],
-        "model_flops": prepared.model_flops,
-        "items_per_step": prepared.items_per_step,
-    }
-    out.update({f"compiled_{k}": v for k, v in prepared.memory.items()})
-    return out
+def flat_metrics(prepared: Any, consumer: str = _metrics.PYTEST) -> dict[str, Any]:
+    """The figures of a ``nnbench.measure.step.Prepared`` that ``consumer``
+    shows (``nnbench.results.metrics``: pytest ``extra_info`` by default, or
+    asv), as one flat dict ``{metric.key: number or None}``, from its
+    ``partial_record``. Rates (MFU) need a median: see ``timed_metrics``."""
+    from nnbench.measure import step as _measure
+
+    return _metrics.flat(_measure.partial_record(prepared), consumer)
+
+
+def timed_metrics(
+    prepared: Any, median_s: float | None, consumer: str = _metrics.PYTEST, **record: Any
+) -> dict[str, Any]:
+    """``flat_metrics`` once the step has a median time (seconds, from the
+    suite's own timing): rates, MFU among them, computed as a run's records
+    get them (``nnbench.measure.step.set_rates``). ``record``: further
+    sections merged in first, e.g. ``compile={"recompiles": 0}``."""
+    from nnbench.measure import step as _measure
+
+    rec = _measure.partial_record(prepared)
+    for section, values in record.items():
+        rec[section] = {**rec.get(section, {}), **values}
+    if median_s:
+        rec["time"]["median"] = median_s
+        _measure.set_rates(rec)
+    return _metrics.flat(rec, consumer)
 
 
 def compiled_bytes(memory: dict[str, Any]) -> int | None:
-    """Compiled memory footprint: the compiler's peak if it reports one,
-    else argument + output + temp − alias bytes; None if nothing is known."""
-    if memory.get("peak_bytes"):
-        return int(memory["peak_bytes"])
-    parts = [memory.get(f"{k}_bytes") for k in ("argument", "output", "temp")]
-    if any(p is None for p in parts):
-        return None
-    return int(sum(parts) - (memory.get("alias_bytes") or 0))
+    """Compiled memory footprint (``nnbench.measure.step.compiled_bytes``)."""
+    from nnbench.measure.step import compiled_bytes as _compiled_bytes
+
+    return _compiled_bytes(memory)
 
 
 def mfu(model_flops: float | None, median_s: float, dtype: str) -> float | None:
-    """Model FLOPs utilisation of one device, or None when the device's peak
-    FLOP/s is unknown (CPU) or there are no model FLOPs."""
+    """Model FLOPs utilisation of one device (``nnbench.measure.flops.utilisation``,
+    the formula records use), or None when the device's peak FLOP/s is
+    unknown (CPU) or there are no model FLOPs."""
     import jax
 
     from nnbench.measure import flops as _flops
 
-    peak = _flops.peak_flops(jax.devices()[0].device_kind, dtype)
-    if not peak or not model_flops or median_s <= 0:
-        return None
-    return model_flops / median_s / peak
+    return _flops.utilisation(model_flops, median_s, _flops.peak_flops(jax.devices()[0].device_kind, dtype))
 
 
 @dataclasses.dataclass
@@ -104,8 +106,9 @@ class CaseStep:
         """One call of the step, blocked on its whole output (state carried)."""
         self.prepared.lane.call()
 
-    def metrics(self) -> dict[str, Any]:
-        return flat_metrics(self.prepared)
+    def metrics(self, consumer: str = _metrics.PYTEST) -> dict[str, Any]:
+        """``flat_metrics`` of the prepared step."""
+        return flat_metrics(self.prepared, consumer)
 
 
 def prepare_case(layer: str, style: str, mode: str, size: str, dtype: str = "float32") -> CaseStep:

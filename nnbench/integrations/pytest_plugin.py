@@ -16,10 +16,12 @@ What it adds on top of pytest-benchmark's ``benchmark``:
   state is threaded from call to call (``carry``);
 - with ``setup=``, fresh arguments are made before each round, blocked on,
   and not timed (``benchmark.pedantic(setup=...)``);
-- ``benchmark.extra_info`` gets trace/lower/compile seconds, jaxpr and
-  optimized-HLO sizes, XLA FLOPs and bytes accessed, compiled memory bytes,
-  recompiles seen while timing (the test fails if there are any) and MFU
-  (None where the device's peak FLOP/s is unknown, as on CPU). These land in
+- ``benchmark.extra_info`` gets the metrics ``nnbench.results.metrics``
+  declares for ``PYTEST``, under their flat ``key``: trace/lower/compile
+  seconds, jaxpr and optimized-HLO sizes, XLA FLOPs and bytes accessed,
+  compiled memory bytes, recompiles seen while timing (the test fails if
+  there are any) and MFU from pytest-benchmark's median (None where the
+  device's peak FLOP/s is unknown, as on CPU). These land in
   ``--benchmark-json`` and ``--benchmark-autosave`` files.
 
 Example (a user's test file)::
@@ -103,7 +105,6 @@ class JaxBenchmark:
         prepared = _measure.prepare(step, first_args, carry, model_flops, items_per_step, dtype)
         info = self.benchmark.extra_info
         info.update(_bench.flat_metrics(prepared))
-        info["compiled_bytes"] = _bench.compiled_bytes(prepared.memory)
         lane = prepared.lane
         before, setup_compiles = counter.count, 0
         if setup is None:
@@ -120,10 +121,9 @@ class JaxBenchmark:
                 one_call, setup=lambda: (fresh(), {}), rounds=rounds or 20, warmup_rounds=warmup_rounds
             )
         recompiles = counter.count - before - setup_compiles
-        info["recompiles"] = recompiles
         stats = getattr(self.benchmark, "stats", None)
         median = stats.stats.median if stats is not None else None
-        info["mfu"] = _bench.mfu(model_flops, median, dtype) if median else None
+        info.update(_bench.timed_metrics(prepared, median, compile={"recompiles": recompiles}))
         if recompiles:
             pytest.fail(f"the step compiled {recompiles} time(s) while being timed: compile time is in the numbers")
         return lane.last_out

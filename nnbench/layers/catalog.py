@@ -14,7 +14,29 @@ Batch = dict[str, jax.Array]
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
-_ENTRY_MODULES = ("nnbench.layers.mlp", "nnbench.layers.dense", "nnbench.layers.layernorm", "nnbench.layers.rmsnorm", "nnbench.layers.batchnorm", "nnbench.layers.dropout", "nnbench.layers.conv1d", "nnbench.layers.conv2d", "nnbench.layers.conv_transpose", "nnbench.layers.groupnorm", "nnbench.layers.embedding", "nnbench.layers.maxpool", "nnbench.layers.avgpool", "nnbench.layers.attention", "nnbench.layers.lstm", "nnbench.layers.gru", "nnbench.layers.stack", "nnbench.layers.transformer_lm", "nnbench.layers.vit", "nnbench.layers.lstm_lm", "nnbench.layers.resnet")
+_ENTRY_MODULES = (
+    "nnbench.layers.mlp",
+    "nnbench.layers.dense",
+    "nnbench.layers.layernorm",
+    "nnbench.layers.rmsnorm",
+    "nnbench.layers.batchnorm",
+    "nnbench.layers.dropout",
+    "nnbench.layers.conv1d",
+    "nnbench.layers.conv2d",
+    "nnbench.layers.conv_transpose",
+    "nnbench.layers.groupnorm",
+    "nnbench.layers.embedding",
+    "nnbench.layers.maxpool",
+    "nnbench.layers.avgpool",
+    "nnbench.layers.attention",
+    "nnbench.layers.lstm",
+    "nnbench.layers.gru",
+    "nnbench.layers.stack",
+    "nnbench.layers.transformer_lm",
+    "nnbench.layers.vit",
+    "nnbench.layers.lstm_lm",
+    "nnbench.layers.resnet",
+)
 
 # Short names users type for catalog entries (``--layer transformer``).
 ALIASES = {"transformer": "transformer_lm", "lm": "transformer_lm", "resnet18": "resnet"}
@@ -28,69 +50,67 @@ COMPILE_DEPTHS = (1, 2, 4, 8, 16, 32)
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-  """Everything nnbench needs to know about one layer or model.
+    """Everything nnbench needs to know about one layer or model.
 
-  Attributes:
-    name: catalog id, e.g. ``"mlp"``.
-    description: one line for listings.
-    sizes: config per size name (``tiny``, ``small``, ``base``, ``large``).
-    make_batch: ``(config, key, dtype) -> {"x": ..., "y": ...}``; ``x`` is the
-      model input, ``y`` the training target.
-    loss: ``(prediction, batch) -> scalar float32`` used by the train mode.
-    flops: ``(config, mode) -> float``, analytic model FLOPs for one step,
-      counted by the one rule of ``layers.flops`` (train: forward, loss and
-      the parameters' gradients; the optimizer update excluded).
-    items: ``config -> int``, items (samples or tokens) processed per step.
-    tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
-    impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
-      implementing the family's protocol (see ``layers.styles``).
-    stochastic: the layer draws random numbers in training (dropout): train
-      steps then thread a fresh PRNG key into every step.
-    flops_note: where ``flops`` departs from XLA's count of the same step
-      (beyond ±10 %, optimizer update aside), why, and what it counts
-      instead; empty when they agree. Reports show it beside MFU.
-  """
+    Attributes:
+      name: catalog id, e.g. ``"mlp"``.
+      description: one line for listings.
+      sizes: config per size name (``tiny``, ``small``, ``base``, ``large``).
+      make_batch: ``(config, key, dtype) -> {"x": ..., "y": ...}``; ``x`` is the
+        model input, ``y`` the training target.
+      loss: ``(prediction, batch) -> scalar float32`` used by the train mode.
+      flops: ``(config, mode) -> float``, analytic model FLOPs for one step,
+        counted by the one rule of ``layers.flops`` (train: forward, loss and
+        the parameters' gradients; the optimizer update excluded).
+      items: ``config -> int``, items (samples or tokens) processed per step.
+      tolerance: ``dtype -> (rtol, atol)`` for cross-style parity.
+      impls: style family (``jax``, ``linen``, ``nnx``, ``haiku``) -> module
+        implementing the family's protocol (see ``layers.styles``).
+      stochastic: the layer draws random numbers in training (dropout): train
+        steps then thread a fresh PRNG key into every step.
+      flops_note: where ``flops`` departs from XLA's count of the same step
+        (beyond ±10 %, optimizer update aside), why, and what it counts
+        instead; empty when they agree. Reports show it beside MFU.
+    """
 
-  name: str
-  description: str
-  sizes: Mapping[str, Mapping[str, Any]]
-  make_batch: Callable[[Mapping[str, Any], jax.Array, Any], Batch]
-  loss: Callable[[jax.Array, Batch], jax.Array]
-  flops: Callable[[Mapping[str, Any], str], float]
-  items: Callable[[Mapping[str, Any]], int]
-  tolerance: Mapping[str, tuple[float, float]]
-  impls: Mapping[str, ModuleType]
-  stochastic: bool = False
-  flops_note: str = ""
+    name: str
+    description: str
+    sizes: Mapping[str, Mapping[str, Any]]
+    make_batch: Callable[[Mapping[str, Any], jax.Array, Any], Batch]
+    loss: Callable[[jax.Array, Batch], jax.Array]
+    flops: Callable[[Mapping[str, Any], str], float]
+    items: Callable[[Mapping[str, Any]], int]
+    tolerance: Mapping[str, tuple[float, float]]
+    impls: Mapping[str, ModuleType]
+    stochastic: bool = False
+    flops_note: str = ""
 
-  def config(self, size: str) -> Mapping[str, Any]:
-    try:
-      return self.sizes[size]
-    except KeyError:
-      raise KeyError(
-          f"layer {self.name!r} has no size {size!r} (known: {', '.join(self.sizes)})"
-      ) from None
+    def config(self, size: str) -> Mapping[str, Any]:
+        try:
+            return self.sizes[size]
+        except KeyError:
+            raise KeyError(f"layer {self.name!r} has no size {size!r} (known: {', '.join(self.sizes)})") from None
 
 
 _CACHE: dict[str, Entry] = {}
 
 
 def all_entries() -> dict[str, Entry]:
-  """Every catalog entry by name, in catalog order."""
-  if not _CACHE:
-    for mod_name in _ENTRY_MODULES:
-      entry = importlib.import_module(mod_name).ENTRY
-      _CACHE[entry.name] = entry
-  return dict(_CACHE)
+    """Every catalog entry by name, in catalog order."""
+    if not _CACHE:
+        for mod_name in _ENTRY_MODULES:
+            entry = importlib.import_module(mod_name).ENTRY
+            _CACHE[entry.name] = entry
+    return dict(_CACHE)
 
 
 def names() -> list[str]:
-  return list(all_entries())
+    return list(all_entries())
 
 
 def get(name: str) -> Entry:
-  entries = all_entries()
-  try:
-    return entries[ALIASES.get(name, name)]
-  except KeyError:
-    raise KeyError(f"unknown layer {name!r} (known: {', '.join(entries)})") from None
+    entries = all_entries()
+    try:
+        return entries[ALIASES.get(name, name)]
+    except KeyError:
+        raise KeyError(f"unknown layer {name!r} (known: {', '.join(entries)})") from None

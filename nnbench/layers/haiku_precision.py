@@ -44,7 +44,9 @@ def float32_params(dtype: Any, full_precision: tuple[type[hk.Module], ...] = ())
         yield
 
 
-def stateless(forward: Callable[[jax.Array], jax.Array], to_canonical: Callable, from_canonical: Callable) -> Functional:
+def stateless(
+    forward: Callable[[jax.Array], jax.Array], to_canonical: Callable, from_canonical: Callable
+) -> Functional:
     """``forward(x)`` under ``hk.transform`` as a ``Functional``: no state
     collections, ``train`` ignored (these models have no dropout or
     BatchNorm)."""

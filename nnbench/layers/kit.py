@@ -67,7 +67,9 @@ def linen(module: nn.Module, to_canonical: Canon, from_canonical: Canon, mutable
     return Functional(init, apply, to_canonical, from_canonical)
 
 
-def haiku(forward: Callable[[jax.Array, bool], jax.Array], dtype: Any, to_canonical: Canon, from_canonical: Canon) -> Functional:
+def haiku(
+    forward: Callable[[jax.Array, bool], jax.Array], dtype: Any, to_canonical: Canon, from_canonical: Canon
+) -> Functional:
     """``forward(x, train)`` under ``hk.transform_with_state``.
 
     Mixed precision the Haiku way: float32 parameters, cast to the compute
@@ -156,8 +158,15 @@ def recurrent_entry(name: str, description: str, work: Callable[[Any], Any], imp
     return Entry(
         name=name,
         description=description,
-        sizes={"tiny": config(2, 4, 8, 8), "small": config(32, 64, 256, 256), "base": config(64, 256, 512, 1024), "large": config(64, 512, 1024, 2048)},
-        make_batch=normal_batch(lambda c: (c["batch"], c["seq"], c["d_in"]), lambda c: (c["batch"], c["seq"], c["hidden"])),
+        sizes={
+            "tiny": config(2, 4, 8, 8),
+            "small": config(32, 64, 256, 256),
+            "base": config(64, 256, 512, 1024),
+            "large": config(64, 512, 1024, 2048),
+        },
+        make_batch=normal_batch(
+            lambda c: (c["batch"], c["seq"], c["d_in"]), lambda c: (c["batch"], c["seq"], c["hidden"])
+        ),
         loss=mse,
         flops=flops,
         items=lambda c: c["batch"] * c["seq"],

@@ -59,7 +59,9 @@ def dropout_properties(entry: Entry, style: str, config, dtype: str, weights, x:
     kept = y1 != 0
     kept_fraction = float(kept.mean())
     sigma = float(np.sqrt(keep * (1 - keep) / kept.size))
-    scaled_err = float(np.max(np.abs(y1[kept] - y_eval[kept] / keep) / (1.0 + np.abs(y_eval[kept] / keep)), initial=0.0))
+    scaled_err = float(
+        np.max(np.abs(y1[kept] - y_eval[kept] / keep) / (1.0 + np.abs(y_eval[kept] / keep)), initial=0.0)
+    )
     facts = {
         "same_key_same_mask": bool(np.array_equal(y1 != 0, y1_again != 0)),
         "new_key_new_mask": bool(not np.array_equal(y1 != 0, y2 != 0)),
@@ -141,9 +143,17 @@ def parity_report(
             fwd = grad = lerr = serr = float("inf")
             message = f"{entry.name}/{size}/{dtype}: style {style!r}: {e}"
         else:
-            for what, err in (("forward output", fwd), ("gradient" + (f" {where}" if where else ""), grad), ("loss", lerr), (f"state {swhere}", serr)):
+            for what, err in (
+                ("forward output", fwd),
+                ("gradient" + (f" {where}" if where else ""), grad),
+                ("loss", lerr),
+                (f"state {swhere}", serr),
+            ):
                 if not err <= limit:
-                    message = f"{entry.name}/{size}/{dtype}: style {style!r} {what} differs from jax by {err:.3g} (limit {limit:.3g})"
+                    message = (
+                        f"{entry.name}/{size}/{dtype}: style {style!r} {what} differs from jax by {err:.3g} "
+                        f"(limit {limit:.3g})"
+                    )
                     break
         if message is None and entry.stochastic:
             if (family, "dropout") not in views:
@@ -170,7 +180,9 @@ def _as_float32(tree):
     return jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
-def _gate_in_float32(report: dict[str, dict], entry: Entry, size: str, dtype: str, styles: tuple[str, ...], seed: int, canonical) -> None:
+def _gate_in_float32(
+    report: dict[str, dict], entry: Entry, size: str, dtype: str, styles: tuple[str, ...], seed: int, canonical
+) -> None:
     """Add each style's float32 parity to a lower-precision ``report``.
 
     A bfloat16 tolerance (``entry.tolerance``, a few per cent) cannot see a
@@ -203,11 +215,17 @@ def step_results(entry: Entry, dtype: str, want, got) -> dict:
     except ParityError as e:
         return {"err": None, "limit": limit, "ok": False, "message": f"timed step's output: {e}"}
     ok = err <= limit
-    message = None if ok else f"timed step's output{' ' + where if where else ''} differs from jax's by {err:.3g} (limit {limit:.3g})"
+    message = (
+        None
+        if ok
+        else f"timed step's output{' ' + where if where else ''} differs from jax's by {err:.3g} (limit {limit:.3g})"
+    )
     return {"err": _finite(err), "limit": limit, "ok": ok, "message": message}
 
 
-def check_parity(entry: Entry, size: str, dtype: str = "float32", styles: tuple[str, ...] = STYLES, seed: int = 0, canonical=None) -> dict[str, dict]:
+def check_parity(
+    entry: Entry, size: str, dtype: str = "float32", styles: tuple[str, ...] = STYLES, seed: int = 0, canonical=None
+) -> dict[str, dict]:
     """``parity_report``, raising ``ParityError`` on the first failing style."""
     report = parity_report(entry, size, dtype, styles, seed, canonical)
     for result in report.values():

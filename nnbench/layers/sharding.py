@@ -161,7 +161,9 @@ def _pmean_grads(axis: str) -> optax.GradientTransformation:
     return optax.stateless(lambda updates, params=None: jax.lax.pmean(updates, axis))
 
 
-def _shard_map_step(entry: Entry, style: str, config: Mapping[str, Any], dtype: str, mesh: Mesh, built: _styles.Built) -> _styles.Built:
+def _shard_map_step(
+    entry: Entry, style: str, config: Mapping[str, Any], dtype: str, mesh: Mesh, built: _styles.Built
+) -> _styles.Built:
     """Data parallel written per device: each device steps on its batch
     shard, gradients and the loss are averaged over ``data``. Exact for a
     loss that is a mean over equal per-device batches."""
@@ -173,15 +175,32 @@ def _shard_map_step(entry: Entry, style: str, config: Mapping[str, Any], dtype: 
     def per_device(variables, opt_state, batch, rng):
         variables, opt_state, value, rng = inner(variables, opt_state, batch, rng)
         # Mutable collections (e.g. batch statistics) are averaged too.
-        rest = {k: jax.tree.map(lambda v: jax.lax.pmean(v, axis) if jax.numpy.issubdtype(v.dtype, jax.numpy.inexact) else v, c) for k, c in variables.items() if k != "params"}
+        rest = {
+            k: jax.tree.map(
+                lambda v: jax.lax.pmean(v, axis) if jax.numpy.issubdtype(v.dtype, jax.numpy.inexact) else v, c
+            )
+            for k, c in variables.items()
+            if k != "params"
+        }
         return {**variables, **rest}, opt_state, jax.lax.pmean(value, axis), rng
 
-    step = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P(), P(axis), P()), out_specs=(P(), P(), P(), P()), check_vma=False)
+    step = jax.shard_map(
+        per_device, mesh=mesh, in_specs=(P(), P(), P(axis), P()), out_specs=(P(), P(), P(), P()), check_vma=False
+    )
     variables, _, batch, rng = built.args
     return _styles.Built(step, (variables, tx.init(variables["params"]), batch, rng), built.carry, built.donated)
 
 
-def shard(entry: Entry, style: str, size: str, dtype: str, strategy: str, devices: Sequence[jax.Device], scaling: str = "strong", seed: int = 0) -> Sharded:
+def shard(
+    entry: Entry,
+    style: str,
+    size: str,
+    dtype: str,
+    strategy: str,
+    devices: Sequence[jax.Device],
+    scaling: str = "strong",
+    seed: int = 0,
+) -> Sharded:
     """Build ``entry``'s train step for ``style`` and lay it out by ``strategy``
     on ``devices`` (a 1-D mesh). ``scaling`` picks the global batch (see
     ``scaled_config``). The step is jitted with explicit in/out shardings
@@ -223,11 +242,11 @@ def shard(entry: Entry, style: str, size: str, dtype: str, strategy: str, device
         in_shardings.append(jax.tree_util.tree_unflatten(treedef, [leaf_sharding(pos, x) for x in leaves]))
     flat_in = [jax.tree_util.tree_leaves(s, is_leaf=lambda x: isinstance(x, NamedSharding)) for s in in_shardings]
     out_shardings = jax.tree_util.tree_unflatten(
-        out_treedef, [flat_in[slots[i][0]][slots[i][1]] if i in slots else replicated for i in range(out_treedef.num_leaves)]
+        out_treedef,
+        [flat_in[slots[i][0]][slots[i][1]] if i in slots else replicated for i in range(out_treedef.num_leaves)],
     )
     fn = built.step if strategy == "dp_shard_map" else built.step.__wrapped__  # the function jax.jit wraps
     donate = tuple(sorted(state_positions)) if built.donated else ()
     step = jax.jit(fn, in_shardings=tuple(in_shardings), out_shardings=out_shardings, donate_argnums=donate)
     args = tuple(jax.tree.map(place, arg, sh) for arg, sh in zip(built.args, in_shardings, strict=True))
     return Sharded(_styles.Built(step, args, built.carry, bool(donate)), mesh, strategy, tuple(loss_leaves), counts)
-

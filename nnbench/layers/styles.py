@@ -116,7 +116,9 @@ def batch_for(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Arra
     return entry.make_batch(config, key, _dtype(dtype))
 
 
-def _nnx_module(entry: Entry, config: Mapping[str, Any], dtype: str, canonical: Variables | None, key: jax.Array) -> nnx.Module:
+def _nnx_module(
+    entry: Entry, config: Mapping[str, Any], dtype: str, canonical: Variables | None, key: jax.Array
+) -> nnx.Module:
     impl = entry.impls["nnx"]
     module = impl.model(config, _dtype(dtype), nnx.Rngs(key))
     if canonical is not None:
@@ -129,7 +131,9 @@ def _nnx_module(entry: Entry, config: Mapping[str, Any], dtype: str, canonical: 
 _NNX_TEMPLATE: dict[tuple[Any, ...], nnx.Module] = {}
 
 
-def _nnx_built_module(entry: Entry, config: Mapping[str, Any], dtype: str, seed: int, k_init: jax.Array, k_rng: jax.Array, x: jax.Array) -> nnx.Module:
+def _nnx_built_module(
+    entry: Entry, config: Mapping[str, Any], dtype: str, seed: int, k_init: jax.Array, k_rng: jax.Array, x: jax.Array
+) -> nnx.Module:
     """A fresh NNX module with the canonical weights of ``seed``.
 
     The NNX jit modes of one case load the same module: constructing each
@@ -294,13 +298,17 @@ def _nnx_built(style: str, fn: Callable, objects: tuple[Any, ...], data: tuple[A
     if not train:
         return Built(jax.jit(split_step), (state, *data), result=_same)
     step = jax.jit(split_step, donate_argnums=(0,))
-    return Built(step, (state, *data), carry=lambda args, out: (out[0], *args[1:]), donated=True, result=lambda out: out[1])
+    return Built(
+        step, (state, *data), carry=lambda args, out: (out[0], *args[1:]), donated=True, result=lambda out: out[1]
+    )
 
 
 # --- parity views: the same math from every style, in the canonical layout ---
 
 
-def forward_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, jax.Array], jax.Array]:
+def forward_fn(
+    entry: Entry, style: str, config: Mapping[str, Any], dtype: str
+) -> Callable[[Variables, jax.Array], jax.Array]:
     """``(canonical, x) -> y`` computed through ``style``'s own API, eval mode."""
     if FAMILY[style] != "nnx":
         fm = _functional(entry, style, config, dtype)
@@ -314,7 +322,9 @@ def forward_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) 
     return forward
 
 
-def dropout_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, jax.Array, jax.Array], jax.Array]:
+def dropout_fn(
+    entry: Entry, style: str, config: Mapping[str, Any], dtype: str
+) -> Callable[[Variables, jax.Array, jax.Array], jax.Array]:
     """``(canonical, x, key) -> y`` in training mode with dropout drawn from ``key``.
 
     Functional styles get ``key`` as their step key; NNX builds its module
@@ -333,7 +343,9 @@ def dropout_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) 
     return forward
 
 
-def grad_fn(entry: Entry, style: str, config: Mapping[str, Any], dtype: str) -> Callable[[Variables, Batch], tuple[jax.Array, Variables, Variables]]:
+def grad_fn(
+    entry: Entry, style: str, config: Mapping[str, Any], dtype: str
+) -> Callable[[Variables, Batch], tuple[jax.Array, Variables, Variables]]:
     """``(canonical, batch) -> (loss, param grads, state)`` through ``style``.
 
     Training mode (BatchNorm normalises with batch statistics) with dropout

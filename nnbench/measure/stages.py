@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import os
 import re
 import threading
 import time
@@ -11,8 +12,23 @@ from typing import Any
 import jax
 import jax.extend.core as jex
 
-# An HLO instruction line: "  [ROOT] name = <type> opcode(operands...)".
-_HLO_INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*.*?\b([a-z][a-z0-9\-]*)\(", re.M)
+# An HLO instruction line, "  [ROOT] %name = <shape> opcode(operands...), attrs":
+# groups name, result shape, opcode, and the rest after the opening parenthesis.
+# The one parser of HLO text lines (op counts here, op categories in profiles).
+HLO_INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+)\s*=\s*(.*?)\s([a-z][a-z0-9\-]*)\((.*)$")
+
+# XLA's collective opcodes (async ones add "-start"/"-done"): what profiles
+# call the "collective" category and scaling runs count in a program.
+COLLECTIVES = (
+    "all-reduce",
+    "all-gather",
+    "reduce-scatter",
+    "all-to-all",
+    "collective-permute",
+    "collective-broadcast",
+    "send",
+    "recv",
+)
 
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
@@ -109,7 +125,27 @@ def count_jaxpr_eqns(jaxpr) -> int:
 
 def hlo_op_histogram(hlo_text: str) -> dict[str, int]:
     """Opcode -> count over every computation of an HLO module's text."""
-    return dict(sorted(collections.Counter(_HLO_INSTR.findall(hlo_text)).items()))
+    ops = (m.group(3) for m in map(HLO_INSTRUCTION.match, hlo_text.splitlines()) if m)
+    return dict(sorted(collections.Counter(ops).items()))
+
+
+def enable_compile_cache(path: str | os.PathLike) -> str:
+    """Use JAX's persistent compilation cache in ``path`` for this process;
+    returns the path as a string.
+
+    JAX by default caches only programs whose compile took at least
+    ``jax_persistent_cache_min_compile_time_secs`` (1 s), which leaves every
+    small benchmark uncached: that is set to 0. The minimum entry size is set
+    to 0 bytes as well, so *every* compiled program is cached whatever its
+    size: a tiny catalog case compiles to a small executable, and a size
+    floor would leave exactly those uncached, making warm-compile figures
+    depend on program size rather than on the cache. Only the XLA compile
+    is cached; trace and lower are not.
+    """
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return str(path)
 
 
 COST_KEYS = ("flops", "bytes_accessed", "transcendentals")
@@ -211,7 +247,9 @@ class LoopCounter:
                 if self._meshes:
                     fn = jax.shard_map(fn, mesh=self._meshes[-1], in_specs=jax.P(), out_specs=jax.P(), check_vma=False)
                 lowered = jax.jit(fn).trace(*args).lower()
-                self._bodies[key] = _cost_of(lowered.compile().cost_analysis() if self.compile else lowered.cost_analysis())
+                self._bodies[key] = _cost_of(
+                    lowered.compile().cost_analysis() if self.compile else lowered.cost_analysis()
+                )
             except Exception:  # noqa: BLE001 - a body that cannot stand alone: counted once, flagged
                 self._bodies[key] = None
         return self._bodies[key]

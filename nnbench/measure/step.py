@@ -17,6 +17,7 @@ from nnbench.measure import flops as _flops
 from nnbench.measure import stages as _compile
 from nnbench.measure import stats as _stats
 from nnbench.measure.timing import Carry, Lane, TimingPolicy, fenced_call, run_rounds
+from nnbench.results import metrics as _metrics
 
 
 class NonFiniteOutput(ValueError):
@@ -93,7 +94,12 @@ def device_memory_stats() -> dict[str, int] | None:
 
 
 def runtime_memory(
-    before_rss: int, after_rss: int, dev_before: dict | None, dev_after: dict | None, compiled: dict, peak_rss: int | None = None
+    before_rss: int,
+    after_rss: int,
+    dev_before: dict | None,
+    dev_after: dict | None,
+    compiled: dict,
+    peak_rss: int | None = None,
 ) -> dict[str, Any]:
     """Memory the first call of a step used, beside the compiler's estimate.
 
@@ -174,7 +180,9 @@ def prepare(
     call_mark = reset_peak_rss()
     out, args, _, first_s = fenced_call(step, args, carry)
     call_peak = peak_rss_mark_bytes() if call_mark else None
-    runtime = runtime_memory(rss_compiled, current_rss_bytes(), dev_before, device_memory_stats(), memory, peak_rss=call_peak)
+    runtime = runtime_memory(
+        rss_compiled, current_rss_bytes(), dev_before, device_memory_stats(), memory, peak_rss=call_peak
+    )
     peaks = [m for m in (build_peak, call_peak) if m is not None]
     runtime["case_peak_rss_growth_bytes"] = max(0, max(peaks) - rss_before) if peaks and call_mark else None
     info["first_call_compiles"] = counter.count - before
@@ -210,18 +218,50 @@ def reprime(prepared: Sequence[Prepared]) -> None:
         p.compile_info["reprime_compiles"] = counter.count - before
 
 
+def compiled_bytes(memory: dict[str, Any]) -> int | None:
+    """Compiled memory footprint of a ``Prepared.memory``: the compiler's peak
+    if it reports one, else argument + output + temp − alias bytes; None if
+    nothing is known. A record's ``memory.compiled_bytes``."""
+    if memory.get("peak_bytes"):
+        return int(memory["peak_bytes"])
+    parts = [memory.get(f"{k}_bytes") for k in ("argument", "output", "temp")]
+    if any(v is None for v in parts):
+        return None
+    return int(sum(parts) - (memory.get("alias_bytes") or 0))
+
+
+def partial_record(p: Prepared) -> dict[str, Any]:
+    """The record sections a prepared step already has before any timing:
+    ``compile``, ``work`` (no rates yet), ``memory`` (compiled and first-call
+    figures), ``throughput.items_per_step`` and ``time.first_call_s``.
+    ``finish`` completes it; the asv and pytest suites read their figures
+    from it (``nnbench.results.metrics``)."""
+    return {
+        "compile": dict(p.compile_info),
+        "time": {"first_call_s": p.first_call_s},
+        "work": _work(p),
+        "memory": {
+            **{f"compiled_{k}": v for k, v in p.memory.items()},
+            "compiled_bytes": compiled_bytes(p.memory),
+            "rss_growth_bytes": p.rss_growth_bytes,
+            **p.runtime_memory,
+        },
+        "throughput": {"items_per_step": p.items_per_step},
+    }
+
+
 def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any]:
     """The record of one timed, prepared step."""
     lane = p.lane
     check_finite(lane.last_out, "last call")
     stats = _stats.summarize(lane.samples_s)
-    info = dict(p.compile_info, recompiles=lane.recompiles)
+    part = partial_record(p)
     record = {
         "status": "ok",
-        "compile": info,
+        "compile": dict(part["compile"], recompiles=lane.recompiles),
         "time": {
             **stats,
-            "first_call_s": p.first_call_s,
+            **part["time"],
             "warmup_calls": lane.warmup_calls,
             "calls_per_sample": lane.calls_per_sample,
             "rewarm_calls": lane.rewarm_calls,
@@ -232,16 +272,11 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
             "round_ends": lane.round_ends,
         },
         "dispatch": {**_stats.summarize(lane.dispatch_s), "samples_s": _ns(lane.dispatch_s)},
-        "work": _work(p),
-        "memory": {
-            **{f"compiled_{k}": v for k, v in p.memory.items()},
-            "rss_growth_bytes": p.rss_growth_bytes,
-            **p.runtime_memory,
-            "process_peak_rss_bytes": peak_rss_bytes(),
-        },
-        "throughput": {"items_per_step": p.items_per_step},
+        "work": part["work"],
+        "memory": {**part["memory"], "process_peak_rss_bytes": peak_rss_bytes()},
+        "throughput": part["throughput"],
     }
-    _set_rates(record)
+    set_rates(record)
     return record
 
 
@@ -264,13 +299,15 @@ def _work(p: Prepared) -> dict[str, Any]:
     return work
 
 
-def _set_rates(record: dict[str, Any]) -> None:
+def set_rates(record: dict[str, Any]) -> None:
     """FLOP/s, MFU, HFU and items/s of a record, from its median step time.
 
     On N devices (``work.devices``): model FLOP/s of the whole step and per
     device, XLA FLOP/s per device (its count is one device's) and in total,
     and MFU and HFU against the N devices' combined peak
     (``peak_flops_per_s_total``), so the two agree on what 100 % means.
+    The one place a record's MFU is computed (``nnbench.measure.flops.utilisation``);
+    needs ``time.median``, ``work`` (from ``partial_record``) and ``throughput``.
     """
     median, work, tp = record["time"]["median"], record["work"], record["throughput"]
     n = work.get("devices") or 1
@@ -290,7 +327,11 @@ def _set_rates(record: dict[str, Any]) -> None:
     tp["items_per_s"] = tp["items_per_step"] / median if tp["items_per_step"] and median > 0 else None
 
 
-COMPILE_STAGES = ("trace_s", "lower_s", "compile_s")  # a cold compile's stage seconds, kept per process by merge_processes
+# A cold compile's stage seconds, kept per process by merge_processes: the
+# compile stages compare tests pair by pair (``nnbench.results.metrics``).
+COMPILE_STAGES = tuple(
+    m.path[-1] for m in _metrics.shown_in(_metrics.COMPARE) if m.kind == "single" and m.path[0] == "compile"
+)
 
 
 def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -319,8 +360,10 @@ def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["time"]["steady"] = all(r["time"]["steady"] for r in records)
     out["dispatch"].update(_stats.summarize(dispatch), samples_s=dispatch)
     per_process = [{k: r["compile"].get(k) for k in COMPILE_STAGES} for r in records]
-    out["compile"] = dict(out["compile"], recompiles=sum(r["compile"]["recompiles"] for r in records), per_process=per_process)
-    _set_rates(out)
+    out["compile"] = dict(
+        out["compile"], recompiles=sum(r["compile"]["recompiles"] for r in records), per_process=per_process
+    )
+    set_rates(out)
     return out
 
 

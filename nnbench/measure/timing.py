@@ -76,8 +76,17 @@ class TimingPolicy:
     def __post_init__(self):
         if self.min_samples < 1 or self.max_samples < self.min_samples:
             raise ValueError("need 1 <= min_samples <= max_samples")
-        if not (self.budget_s > 0 and self.warmup_budget_s >= 0 and self.settle_s >= 0 and self.target_ci > 0 and self.block_s > 0 and self.burst_s >= 0):
-            raise ValueError("budgets, block_s and target_ci must be positive (warm-up, settle and burst times may be 0)")
+        if not (
+            self.budget_s > 0
+            and self.warmup_budget_s >= 0
+            and self.settle_s >= 0
+            and self.target_ci > 0
+            and self.block_s > 0
+            and self.burst_s >= 0
+        ):
+            raise ValueError(
+                "budgets, block_s and target_ci must be positive (warm-up, settle and burst times may be 0)"
+            )
 
     def calls_per_sample(self, estimate_s: float) -> int:
         """Calls in one burst for a step of about ``estimate_s`` seconds."""
@@ -230,7 +239,10 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None 
             before = counter.count
             _warm_up(lane, policy)
             lane.recompiles += counter.count - before
-        block = [max(1, min(1000, round(policy.block_s / max(lane.estimate_s * lane.calls_per_sample, 1e-9)))) for lane in lanes]
+        block = [
+            max(1, min(1000, round(policy.block_s / max(lane.estimate_s * lane.calls_per_sample, 1e-9))))
+            for lane in lanes
+        ]
         order = list(range(len(lanes)))
         until = until or policy_stop(lanes, policy)
         rounds = 0

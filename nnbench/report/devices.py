@@ -1,6 +1,7 @@
 """Cross-device reports: runs from different machines side by side per case
 (step time, throughput, per-chip throughput, MFU, compiled memory), the
-fastest marked. Reads records; never measures."""
+fastest marked: a section of a report over several runs, and a plot (the
+registry's ``runs`` scope). Reads records; never measures."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnbench.report import plotting as _plots
-from nnbench.report.run import _md_escape, fmt_bytes, fmt_time
+from nnbench.report import render as _render
+from nnbench.report.document import Document, Figure, Note, Section, Table
 from nnbench.results import escape as _escape
+from nnbench.results import metrics as _metrics
 
 Runs = Sequence[tuple[str, dict[str, Any]]]
 FIELDS = ("step", "items/s", "items/s/chip", "MFU", "memory")
@@ -69,11 +72,11 @@ def cell_fields(cell: dict[str, Any] | None) -> list[str]:
     if "median" not in cell:
         return [cell["status"]] + ["–"] * (len(FIELDS) - 1)
     return [
-        fmt_time(cell["median"]),
+        _metrics.get("time").format(cell["median"]),
         f"{cell['items_per_s']:.4g}" if cell["items_per_s"] else "–",
         f"{cell['per_chip']:.4g}" if cell["per_chip"] else "–",
-        f"{100 * cell['mfu']:.1f} %" if cell["mfu"] is not None else "n/a",
-        fmt_bytes(cell["memory"]),
+        _metrics.get("work.mfu").format(cell["mfu"]) if cell["mfu"] is not None else "n/a",
+        _metrics.get("memory.compiled_peak_bytes").format(cell["memory"]),
     ]
 
 
@@ -86,43 +89,37 @@ def _row_texts(row: dict[str, Any]) -> list[str]:
     return out
 
 
-def print_table(runs: Runs, console) -> None:
-    from rich.table import Table
+TITLE = "across devices: step · items/s · items/s per chip · MFU · compiled memory (★ fastest)"
+PLOT_TITLE = "step time across devices"
 
-    escape = _escape.term  # run-file strings: control characters shown, markup inert
 
+def section(runs: Runs) -> Section:
+    """The cross-device section: one column per run, one row per case, and its plot."""
     names, rows = table(runs)
-    t = Table(title="across devices: step · items/s · items/s per chip · MFU · compiled memory (★ fastest)", title_justify="left")
-    t.add_column("case")
-    for n in names:
-        t.add_column(escape(n))
-    for row in rows:
-        t.add_row(escape(row["id"]), *(escape(x) for x in _row_texts(row)))
-    console.print(t)
+    body = [[r["id"], *_row_texts(r)] for r in rows]
+    blocks = [
+        Note("Step time · items/s · items/s per chip · MFU · compiled memory; ★ fastest."),
+        Table(TITLE, ("case", *names), body, align="l" * (len(names) + 1)),
+        *_plots.figures("runs", runs),
+    ]
+    return Section("across devices", blocks)
+
+
+def print_table(runs: Runs, console) -> None:
+    _render.terminal(Document("", [section(runs)]), console)
 
 
 def markdown(runs: Runs, plot_name: str | None = None) -> str:
-    names, rows = table(runs)
-    e = _md_escape
-    lines = ["## across devices", "", "Step time · items/s · items/s per chip · MFU · compiled memory; ★ fastest.", ""]
-    lines += ["| case | " + " | ".join(e(n) for n in names) + " |", "|---|" + "---|" * len(names)]
-    lines += [f"| {e(r['id'])} | " + " | ".join(e(x) for x in _row_texts(r)) + " |" for r in rows]
-    if plot_name:
-        lines += ["", f"![step time across devices]({e(plot_name)})"]
-    return "\n".join(lines) + "\n"
+    """The section as Markdown; its plot linked when ``plot_name`` (the PNG written beside the report) is given."""
+    stem = plot_name[: -len(".devices.png")] if plot_name else None
+    return _render.markdown_body([section(runs)], stem)
 
 
 def html_section(runs: Runs) -> str:
-    names, rows = table(runs)
-    h = _escape.html
-    parts = ["<h2>across devices</h2><p>step time · items/s · items/s per chip · MFU · compiled memory; ★ fastest</p>"]
-    parts.append("<table><tr><th>case</th>" + "".join(f"<th>{h(n)}</th>" for n in names) + "</tr>")
-    parts += [f"<tr><td>{h(r['id'])}</td>" + "".join(f"<td>{h(x)}</td>" for x in _row_texts(r)) + "</tr>" for r in rows]
-    parts.append("</table>")
-    parts.append(_plots.img_tag(plot_png(runs), "step time across devices"))
-    return "".join(parts)
+    return _render.html_body([section(runs)])
 
 
+@_plots.register("runs", "devices", PLOT_TITLE, file=".devices.png")
 def plot_png(runs: Runs) -> bytes | None:
     """Bars of median step time per case, one colour per device (log scale)."""
     import numpy as np
@@ -138,7 +135,14 @@ def plot_png(runs: Runs) -> bytes | None:
     for i, n in enumerate(names):
         y = [r["cells"][i]["median"] * 1e6 if r["cells"][i] and "median" in r["cells"][i] else np.nan for r in rows]
         ax.bar(x + i * width, y, width, label=_escape.label(n))
-    ax.set_xticks(x + width * (len(names) - 1) / 2, [_plots.short(r["id"], 60) for r in rows], rotation=25, ha="right", fontsize=7, **_plots.LITERAL)
+    ax.set_xticks(
+        x + width * (len(names) - 1) / 2,
+        [_plots.short(r["id"], 60) for r in rows],
+        rotation=25,
+        ha="right",
+        fontsize=7,
+        **_plots.LITERAL,
+    )
     ax.set_yscale("log")
     ax.set_ylabel("median step time (µs)")
     _plots.legend(ax, fontsize=7)
@@ -159,14 +163,13 @@ def append_markdown(path, runs: Runs) -> list:
 
     path = Path(path)
     written = []
-    plot_name = None
-    png = plot_png(runs)
-    if png:
-        plot = plot_path(path)
-        with open(plot, "xb") as f:
-            f.write(png)
-        plot_name = plot.name
-        written.append(plot)
+    doc = section(runs)
+    for fig in (b for b in doc.blocks if isinstance(b, Figure)):
+        if fig.png():
+            plot = path.with_name(path.stem + fig.file)
+            with open(plot, "xb") as f:
+                f.write(fig.png())
+            written.append(plot)
     with open(path, "a") as f:
-        f.write("\n" + markdown(runs, plot_name))
+        f.write("\n" + _render.markdown_body([doc], path.stem))
     return written

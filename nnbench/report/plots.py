@@ -3,7 +3,8 @@ to raw JAX (heatmaps, one row per layer/mode/size/dtype group), compile time
 by stage, and, for small runs, absolute step times with their CIs.
 
 Reads records; never measures. Each plot is PNG bytes, or None when the run
-holds nothing to draw.
+holds nothing to draw. They are the registry's ``run`` scope
+(``nnbench.report.plotting``), in report order at the end of this module.
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from nnbench.report import plotting as _plots
-from nnbench.report.run import UNSTABLE_MARK, _styles_in, fmt_bytes, fmt_time, memory_side_by_side, side_by_side
+from nnbench.report.tables import UNSTABLE_MARK, fmt_bytes, fmt_time, memory_side_by_side, side_by_side, styles_in
 
 BAR_CHART_MAX_GROUPS = 8  # beyond this the grouped bars are unreadable; the heatmap carries the run
 RATIO_SPAN_MAX = 10.0  # the colour scale saturates beyond ×10 and ×1/10 (the cell text still tells)
-STAGES = (("trace", "trace_s", "#4c72b0"), ("lower", "lower_s", "#dd8452"), ("backend compile (XLA)", "compile_s", "#55a868"))
+STAGES = (
+    ("trace", "trace_s", "#4c72b0"),
+    ("lower", "lower_s", "#dd8452"),
+    ("backend compile (XLA)", "compile_s", "#55a868"),
+)
 MODE_ORDER = ("init", "forward", "train")
-HEATMAP_KEY = f"hatched: not ok (status shown) · –: not in the run · {UNSTABLE_MARK}: unstable, read as a range\nno jax: the group has no ok jax case to divide by"
+HEATMAP_KEY = (
+    f"hatched: not ok (status shown) · –: not in the run · {UNSTABLE_MARK}: unstable, read as a range\n"
+    "no jax: the group has no ok jax case to divide by"
+)
 
 
 class Plot(NamedTuple):
@@ -29,12 +37,7 @@ class Plot(NamedTuple):
 
 def run_plots(records: Sequence[dict[str, Any]]) -> list[Plot]:
     """Every plot of one run's records that has something to draw, in report order."""
-    out = []
-    for key, (title, render) in PLOTS.items():
-        data = render(records)
-        if data:
-            out.append(Plot(key, title, data))
-    return out
+    return [Plot(f.key, f.title, f.png()) for f in _plots.figures("run", records) if f.png()]
 
 
 def step_bars_png(records: Sequence[dict[str, Any]], max_groups: int = BAR_CHART_MAX_GROUPS) -> bytes | None:
@@ -50,9 +53,19 @@ def step_bars_png(records: Sequence[dict[str, Any]], max_groups: int = BAR_CHART
     width = 0.8 / max(1, len(styles))
     x = np.arange(len(rows))
     for i, s in enumerate(styles):
-        med, lo, hi = (np.array([r["cells"].get(s, {}).get(k, np.nan) for r in rows]) * 1e6 for k in ("median", "ci_low", "ci_high"))
+        med, lo, hi = (
+            np.array([r["cells"].get(s, {}).get(k, np.nan) for r in rows]) * 1e6
+            for k in ("median", "ci_low", "ci_high")
+        )
         ax.bar(x + i * width, med, width, yerr=[med - lo, hi - med], label=_plots.short(s), capsize=2)
-    ax.set_xticks(x + width * (len(styles) - 1) / 2, [_plots.short(r["group"], 60) for r in rows], rotation=20, ha="right", fontsize=8, **_plots.LITERAL)
+    ax.set_xticks(
+        x + width * (len(styles) - 1) / 2,
+        [_plots.short(r["group"], 60) for r in rows],
+        rotation=20,
+        ha="right",
+        fontsize=8,
+        **_plots.LITERAL,
+    )
     ax.set_xlabel("layer/mode/size/dtype")
     ax.set_ylabel("median step time (µs, log scale), 95 % CI")
     ax.set_yscale("log")
@@ -101,7 +114,12 @@ def _ratio_text(ratio: float) -> str:
 
 
 def _ratio_heatmap(
-    styles: list[str], rows: list[dict[str, Any]], *, ref_text: Callable[[dict[str, Any]], str], title: str, scale_label: str
+    styles: list[str],
+    rows: list[dict[str, Any]],
+    *,
+    ref_text: Callable[[dict[str, Any]], str],
+    title: str,
+    scale_label: str,
 ) -> bytes | None:
     """Rows: groups; columns: styles; colour and text: each cell's ``ratio``
     on a diverging log scale centred on ×1. Cells that are not ok are
@@ -139,7 +157,9 @@ def _ratio_heatmap(
             if cell is None:
                 text, colour = "–", "#888"
             elif "status" in cell:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#e6e6e6", edgecolor="#d88", hatch="///", lw=0))
+                ax.add_patch(
+                    Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#e6e6e6", edgecolor="#d88", hatch="///", lw=0)
+                )
                 text, colour = _plots.short(cell["status"], 12), "#a00"
                 emphasis = {"weight": "bold", "bbox": {"facecolor": "white", "edgecolor": "none", "pad": 0.5}}
             elif np.isfinite(ratios[i, j]):
@@ -148,7 +168,9 @@ def _ratio_heatmap(
             else:
                 text, colour = ("no jax" if cell.get("ratio", 0) is None else "n/a"), "#555"
             ax.text(j, i, text, ha="center", va="center", fontsize=7, color=colour, **emphasis, **_plots.LITERAL)
-    ax.set_xticks(range(len(styles)), [_plots.short(s) for s in styles], rotation=30, ha="right", fontsize=8, **_plots.LITERAL)
+    ax.set_xticks(
+        range(len(styles)), [_plots.short(s) for s in styles], rotation=30, ha="right", fontsize=8, **_plots.LITERAL
+    )
     ax.set_yticks(range(len(rows)), labels, fontsize=7, **_plots.LITERAL)
     ax.set_xlabel(f"style\n{HEATMAP_KEY}", fontsize=8)
     ax.set_ylabel("layer/mode/size/dtype")
@@ -169,19 +191,28 @@ def compile_stages_png(records: Sequence[dict[str, Any]]) -> bytes | None:
     import numpy as np
 
     timed = [r for r in records if r["status"] == "ok" and isinstance(r.get("compile"), dict)]
-    modes = sorted({r["case"]["mode"] for r in timed}, key=lambda m: (MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER), m))
+    modes = sorted(
+        {r["case"]["mode"] for r in timed},
+        key=lambda m: (MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER), m),
+    )
     if not modes:
         return None
-    styles = _styles_in(timed)
+    styles = styles_in(timed)
     plt = _plots.pyplot()
-    fig, axes = plt.subplots(1, len(modes), figsize=(1.2 + len(modes) * max(3.2, 0.55 * len(styles) + 1), 4.6), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(modes), figsize=(1.2 + len(modes) * max(3.2, 0.55 * len(styles) + 1), 4.6), dpi=110, squeeze=False
+    )
     for ax, mode in zip(axes[0], modes, strict=True):
-        per_style = {s: [r["compile"] for r in timed if r["case"]["mode"] == mode and r["case"]["style"] == s] for s in styles}
+        per_style = {
+            s: [r["compile"] for r in timed if r["case"]["mode"] == mode and r["case"]["style"] == s] for s in styles
+        }
         shown = [s for s in styles if per_style[s]]
         x = np.arange(len(shown))
         bottom = np.zeros(len(shown))
         for stage, key, colour in STAGES:
-            values = np.array([np.median([c[key] for c in per_style[s] if c.get(key) is not None] or [0.0]) for s in shown])
+            values = np.array(
+                [np.median([c[key] for c in per_style[s] if c.get(key) is not None] or [0.0]) for s in shown]
+            )
             ax.bar(x, values, 0.7, bottom=bottom, label=stage, color=colour)
             bottom += values
         counts = sorted({len(per_style[s]) for s in shown})
@@ -196,11 +227,9 @@ def compile_stages_png(records: Sequence[dict[str, Any]]) -> bytes | None:
     return _plots.png(fig)
 
 
-# key (names the file), title (alt and link text), renderer; in report order
-PLOTS: dict[str, tuple[str, Callable[[Sequence[dict[str, Any]]], bytes | None]]] = {
-    "ratio": ("median step time relative to jax per group and style", step_ratio_png),
-    "bars": ("median step time per style with 95 % CIs", step_bars_png),
-    "compile": ("compile time by stage per style and mode", compile_stages_png),
-    "memory": ("compiled peak memory relative to jax per group and style", memory_ratio_png),
-}
-PLOT_KEYS = tuple(PLOTS)
+# The run scope of the plot registry, in report order; the bar chart keeps its old file name ``<stem>.png``.
+_plots.register("run", "ratio", "median step time relative to jax per group and style")(step_ratio_png)
+_plots.register("run", "bars", "median step time per style with 95 % CIs", file="{run}.png")(step_bars_png)
+_plots.register("run", "compile", "compile time by stage per style and mode")(compile_stages_png)
+_plots.register("run", "memory", "compiled peak memory relative to jax per group and style")(memory_ratio_png)
+PLOT_KEYS = tuple(spec.key for spec in _plots.specs("run"))

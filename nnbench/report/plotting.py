@@ -1,14 +1,68 @@
-"""What every report plot shares: matplotlib on the Agg backend (no display,
-no network), a figure rendered to PNG bytes, and a PNG embedded in HTML as a
-``data:`` URI so a page is one self-contained file."""
+"""What every report plot shares: the one plot registry, matplotlib on the
+Agg backend (no display, no network), and a figure rendered to PNG bytes.
+
+The registry: each plot function is declared where its data is read, with
+``@register(scope, key, title, file)``; a report builder asks for every plot
+of a scope (``figures(scope, data)``) and gets them in declaration order.
+Scopes and what their plot functions take:
+
+- ``run``: one run's records (``nnbench.report.plots``);
+- ``records``: every run's records together (``nnbench.report.scaling``);
+- ``runs``: ``[(name, run), ...]`` (``nnbench.report.devices``);
+- ``compare`` and ``history``: the result dict (``nnbench.report.compare``,
+  ``nnbench.report.history``).
+
+Adding a plot: one decorated function in the module of its scope.
+"""
 
 from __future__ import annotations
 
-import base64
 import io
 import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
+from nnbench.report.document import Figure
 from nnbench.results import escape as _escape
+
+SCOPES = ("run", "records", "runs", "compare", "history")
+
+
+class PlotSpec(NamedTuple):
+    scope: str
+    key: str  # unique within its scope
+    title: str  # alt text and link text
+    file: str  # tail of the PNG's name beside a Markdown report; ``{run}`` becomes ``.<run number>`` with several runs
+    draw: Callable[[Any], bytes | None]
+
+
+REGISTRY: dict[str, dict[str, PlotSpec]] = {scope: {} for scope in SCOPES}
+
+
+def register(scope: str, key: str, title: str, file: str | None = None):
+    """Declare the decorated ``draw(data) -> PNG bytes | None`` as a plot of
+    ``scope``; ``file`` defaults to ``{run}.<key>.png``."""
+
+    def add(draw):
+        if key in REGISTRY[scope]:
+            raise ValueError(f"plot {scope}/{key} registered twice")
+        REGISTRY[scope][key] = PlotSpec(scope, key, title, file or f"{{run}}.{key}.png", draw)
+        return draw
+
+    return add
+
+
+def specs(scope: str) -> list[PlotSpec]:
+    """The plots of ``scope``, in declaration order."""
+    return list(REGISTRY[scope].values())
+
+
+def figures(scope: str, data: Any, run: int | None = None) -> list[Figure]:
+    """A lazily drawn ``Figure`` per plot of ``scope`` over ``data``; ``run``:
+    the run's number (from 1) where a report holds several runs."""
+    tag = "" if run is None else f".{run}"
+    return [Figure(s.key, s.title, lambda s=s: s.draw(data), s.file.format(run=tag)) for s in specs(scope)]
+
 
 # Text properties for names that come from run files: drawn literally, as a
 # ``$`` in one must not start mathtext (which can fail to parse and abort the
@@ -52,10 +106,3 @@ def legend(ax, **kwargs):
         text.set_parse_math(False)
         text.set_text(_escape.label(text.get_text()))
     return box
-
-
-def img_tag(data: bytes | None, alt: str) -> str:
-    """An ``<img>`` holding ``data`` as a ``data:`` URI; ``""`` when there is no plot."""
-    if not data:
-        return ""
-    return f"<img alt='{_escape.html(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"

@@ -1,6 +1,6 @@
 """The scaling report: throughput, efficiency, FLOP/s and utilisation vs
-device count per strategy, as a table (terminal, Markdown) and a plot.
-Reads records only."""
+device count per strategy: a section of a run report (a table) and a plot
+(registered for every report's records together). Reads records only."""
 
 from __future__ import annotations
 
@@ -8,10 +8,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnbench.report import plotting as _plots
+from nnbench.report.document import DIM, Note, Section, Table
 from nnbench.results import escape as _escape
+from nnbench.results.metrics import fmt_bytes, fmt_fraction, fmt_time
 
-COLUMNS = ("case", "strategy", "devices", "step (median)", "items/s", "items/s/device", "efficiency", "model FLOP/s", "FLOP/s/device", "MFU", "HFU", "memory/device", "collectives")
-_SHORT = {"all-reduce": "AR", "all-gather": "AG", "reduce-scatter": "RS", "all-to-all": "A2A", "collective-permute": "CP"}
+TITLE = "throughput and scaling efficiency vs devices"
+
+COLUMNS = (
+    "case",
+    "strategy",
+    "devices",
+    "step (median)",
+    "items/s",
+    "items/s/device",
+    "efficiency",
+    "model FLOP/s",
+    "FLOP/s/device",
+    "MFU",
+    "HFU",
+    "memory/device",
+    "collectives",
+)
+_SHORT = {
+    "all-reduce": "AR",
+    "all-gather": "AG",
+    "reduce-scatter": "RS",
+    "all-to-all": "A2A",
+    "collective-permute": "CP",
+}
 
 
 def _scaling_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,7 +62,7 @@ def _rate_text(x: float | None) -> str:
 def _util_text(work: dict[str, Any], key: str) -> str:
     """MFU or HFU against all the record's devices; n/a where no peak is known."""
     if work.get(key) is not None:
-        return f"{100 * work[key]:.1f} %"
+        return fmt_fraction(work[key])
     return "n/a" if work.get("peak_flops_per_s") is None else "–"
 
 
@@ -48,10 +72,10 @@ def rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     FLOP/s and utilisation read the record's ``work``: model FLOP/s of the
     whole step (all devices) and per device, MFU and HFU against the
     combined peak of all the case's devices."""
-    from nnbench.report.run import fmt_bytes, fmt_time
-
     out = []
-    for r in sorted(_scaling_records(records), key=lambda r: (_case_text(r["case"]), r["case"]["strategy"], r["case"]["devices"])):
+    for r in sorted(
+        _scaling_records(records), key=lambda r: (_case_text(r["case"]), r["case"]["strategy"], r["case"]["devices"])
+    ):
         c = r["case"]
         row = {"case": _case_text(c), "strategy": c["strategy"], "devices": str(c["devices"])}
         if r["status"] != "ok":
@@ -82,33 +106,30 @@ def _case_text(c: dict[str, Any]) -> str:
     return f"{c['layer']}/{c['style']}/{c['size']}/{c['dtype']}/{c.get('scaling', 'strong')}"
 
 
-def print_table(records: Sequence[dict[str, Any]], console) -> None:
-    from rich.table import Table
+NOTE = (
+    "efficiency: per-device throughput over the 1-device record's throughput; "
+    "model FLOP/s of the whole step and per device; "
+    "MFU and HFU against the combined peak of all N devices; collectives counted in the optimized HLO: "
+    "AR all-reduce, AG all-gather, RS reduce-scatter, A2A all-to-all, CP collective-permute"
+)
 
+
+def section(records: Sequence[dict[str, Any]]) -> Section | None:
+    """The scaling section of a run report; None without sharded records."""
     body = rows(records)
     if not body:
-        return
-    table = Table(title="scaling (efficiency: per-device throughput vs the 1-device record; MFU/HFU against all N devices' peak)", title_justify="left")
-    for col in COLUMNS:
-        table.add_column(col, justify="left" if col in ("case", "strategy", "collectives") else "right")
-    for row in body:
-        table.add_row(*(_escape.term(row[c]) for c in COLUMNS))
-    console.print(table)
+        return None
+    align = "".join("l" if col in ("case", "strategy", "collectives") else "r" for col in COLUMNS)
+    table = Table(
+        "scaling (efficiency: per-device throughput vs the 1-device record; MFU/HFU against all N devices' peak)",
+        COLUMNS,
+        [[row[c] for c in COLUMNS] for row in body],
+        align,
+    )
+    return Section("scaling", [table, Note(NOTE, DIM)], level=3)
 
 
-def markdown_lines(records: Sequence[dict[str, Any]]) -> list[str]:
-    from nnbench.report.run import _md_escape
-
-    body = rows(records)
-    if not body:
-        return []
-    lines = ["Scaling (efficiency: per-device throughput over the 1-device record's throughput; model FLOP/s of the whole step and per device; MFU and HFU against the combined peak of all N devices; collectives counted in the optimized HLO: AR all-reduce, AG all-gather, RS reduce-scatter, A2A all-to-all, CP collective-permute):", ""]
-    lines.append("| " + " | ".join(COLUMNS) + " |")
-    lines.append("|---|---|" + "---:|" * (len(COLUMNS) - 3) + "---|")
-    lines += ["| " + " | ".join(_md_escape(row[c]) for c in COLUMNS) + " |" for row in body]
-    return [*lines, ""]
-
-
+@_plots.register("records", "scaling", TITLE, file="-scaling.png")
 def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
     """Throughput (left) and efficiency (right) vs device count, one line per
     case and strategy."""
@@ -117,7 +138,9 @@ def plot_png(records: Sequence[dict[str, Any]]) -> bytes | None:
         if r["status"] != "ok" or not r.get("throughput", {}).get("items_per_s"):
             continue
         c = r["case"]
-        series.setdefault(f"{_case_text(c)} {c['strategy']}", []).append((c["devices"], r["throughput"]["items_per_s"], r["scaling"].get("efficiency")))
+        series.setdefault(f"{_case_text(c)} {c['strategy']}", []).append(
+            (c["devices"], r["throughput"]["items_per_s"], r["scaling"].get("efficiency"))
+        )
     if not series:
         return None
     plt = _plots.pyplot()

@@ -50,10 +50,10 @@ from typing import Any
 from nnbench.compare import compare as _compare
 from nnbench.measure import env as _env
 from nnbench.measure import step as _measure
-from nnbench.measure.timing import TimingPolicy
 from nnbench.results import runfile as _results
 from nnbench.results.case import Case
-from nnbench.run.worker import DEFAULT_TIMEOUT_S, SteppedWorker
+from nnbench.run.options import ABOptions as ABOptions
+from nnbench.run.stepped import SteppedWorker
 
 # Run in a side's interpreter before any timing: it must import what its
 # workers import and answer with the token reversed (any program that exits
@@ -130,7 +130,10 @@ class Side:
             env["PYTHONPATH"] = os.pathsep.join(q for q in (self.path, env.get("PYTHONPATH")) if q)
         code, out, err = _bounded_run([self.python, "-c", _HANDSHAKE, token], self.path, env, cancel)
         if code is None:
-            raise SideError(f"{where}: not a Python that can import nnbench and answer its handshake ({out.decode(errors='replace')})")
+            raise SideError(
+                f"{where}: not a Python that can import nnbench and answer its handshake "
+                f"({out.decode(errors='replace')})"
+            )
         line = next((x for x in out.decode(errors="replace").splitlines() if x.startswith("nnbench-handshake ")), None)
         try:
             answer = json.loads(line.removeprefix("nnbench-handshake ")) if line else None
@@ -141,42 +144,18 @@ class Side:
             why = tail[-1].strip()[:200] if tail else f"exited with status {code} without the handshake's answer"
             raise SideError(f"{where}: not a Python that can import nnbench and answer its handshake ({why})")
         if not answer.get("stepped"):
-            raise SideError(f"{where}: its nnbench ({answer.get('file')}) predates nnbench ab (no stepped worker); update it")
+            raise SideError(
+                f"{where}: its nnbench ({answer.get('file')}) predates nnbench ab (no stepped worker); update it"
+            )
         if self.path is not None and not _within(str(answer.get("file")), self.path):
             raise SideError(f"{where}: imports nnbench from {answer.get('file')}, not from this checkout")
         return answer
 
 
-@dataclasses.dataclass(frozen=True)
-class ABOptions:
-    """Rounds per case group (over all pairs), timing budget per case
-    (seconds, per side), the order's seed, the worker limits ``nnbench run``
-    also has, and how many worker pairs the rounds are spread over."""
-
-    rounds: int = 240
-    budget_s: float = 12.0
-    seed: int = 0
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    memory_limit: int | None = None
-    pairs: int = 6
-
-    def __post_init__(self):
-        if not 1 <= self.pairs <= self.rounds:
-            raise ValueError(f"pairs must be between 1 and the rounds ({self.rounds})")
-
-    def policy(self) -> TimingPolicy:
-        """Blocks sized so ``rounds`` rounds take about ``budget_s`` per case."""
-        return TimingPolicy(budget_s=self.budget_s, block_s=self.budget_s / self.rounds, seed=self.seed, max_samples=10**7)  # rounds, not a sample cap, end sampling
-
-    def pair_rounds(self) -> list[int]:
-        """Rounds each pair runs: ``rounds`` spread as evenly as they go."""
-        return [self.rounds // self.pairs + (i < self.rounds % self.pairs) for i in range(self.pairs)]
-
-
 def run(
     cases: Sequence[Case],
     sides: tuple[Side, Side],
-    options: ABOptions = ABOptions(),
+    options: ABOptions | None = None,
     outs: tuple[Path, Path] | None = None,
     argv: list[str] | None = None,
     log=None,
@@ -188,17 +167,28 @@ def run(
     Raises ``SideError`` when a side's nnbench samples on its own (it
     predates ``nnbench ab``).
     """
+    options = options or ABOptions()
     _env.pin_matmul_precision()
     runs = [_results.new_run({}, argv=argv) for _ in sides]
     for data, side, other in zip(runs, sides, sides[::-1], strict=True):
-        data["ab"] = {"side": side.role, "spec": side.spec, "python": side.python, "path": side.path, "other": other.spec, **dataclasses.asdict(options)}
+        data["ab"] = {
+            "side": side.role,
+            "spec": side.spec,
+            "python": side.python,
+            "path": side.path,
+            "other": other.spec,
+            **options.record(),
+        }
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(f"{case.source or ''}|{case.group}", []).append(case)
     rng = random.Random(options.seed)
     for members in groups.values():
         if log:
-            log(f"{members[0].group} ({len(members)} cases): compiling on each side, then {options.rounds} alternating rounds")
+            log(
+                f"{members[0].group} ({len(members)} cases): compiling on each side, "
+                f"then {options.rounds} alternating rounds"
+            )
         batches, envs, rounds = _group(members, sides, options, rng)
         for i, (side, other) in enumerate(zip(sides, sides[::-1], strict=True)):
             _check_stepped(side, batches[i])
@@ -228,21 +218,23 @@ def _group(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions
         per_pair.append(batches)
         envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
         total += ran
-    merged = [[_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)]
+    merged = [
+        [_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)
+    ]
     return merged, envs, total
 
 
 def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rounds: int, rng: random.Random):
     """One worker per side, ``rounds`` alternating rounds: (records per side, env per side, rounds run)."""
-    policy, extra = options.policy(), {"memory_limit": options.memory_limit}
+    policy = options.policy()
     # One after the other, so one side's compile never overlaps the other's
     # timing; both wait, warmed up, before round 1. Which side starts its
     # worker first is drawn per pair.
     first = rng.randrange(2)
     order = (first, 1 - first)
-    with SteppedWorker(members, policy, options.timeout_s, extra, sides[order[0]].python, sides[order[0]].path) as a:
+    with SteppedWorker(members, policy, options.run, sides[order[0]].python, sides[order[0]].path) as a:
         a.wait_sampling()
-        with SteppedWorker(members, policy, options.timeout_s, extra, sides[order[1]].python, sides[order[1]].path) as b:
+        with SteppedWorker(members, policy, options.run, sides[order[1]].python, sides[order[1]].path) as b:
             b.wait_sampling()
             workers = [a, b] if first == 0 else [b, a]  # baseline, candidate
             ran = 0
@@ -297,14 +289,24 @@ def _prove(sides: Sequence[Side]) -> None:
         raise failure
 
 
-def _bounded_run(argv: list[str], cwd: str | None, env: dict[str, str], cancel: threading.Event | None = None) -> tuple[int | None, bytes, bytes]:
+def _bounded_run(
+    argv: list[str], cwd: str | None, env: dict[str, str], cancel: threading.Event | None = None
+) -> tuple[int | None, bytes, bytes]:
     """Run ``argv`` for at most ``HANDSHAKE_TIMEOUT_S``, keeping at most
     ``_HANDSHAKE_MAX_OUTPUT`` bytes of each stream: ``(status, stdout,
     stderr)``, or ``(None, why, b"")`` when it could not start, ran too long,
     said too much (``yes`` as a side must not fill the memory) or ``cancel``
     was set."""
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
     except OSError as e:
         return None, f"cannot start it: {e.strerror}".encode(), b""
     bufs = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
@@ -330,7 +332,11 @@ def _bounded_run(argv: list[str], cwd: str | None, env: dict[str, str], cancel: 
                     bufs[fd] += chunk
         if why is None:
             try:
-                return proc.wait(timeout=max(deadline - time.monotonic(), 1.0)), bytes(bufs[proc.stdout.fileno()]), bytes(bufs[proc.stderr.fileno()])
+                return (
+                    proc.wait(timeout=max(deadline - time.monotonic(), 1.0)),
+                    bytes(bufs[proc.stdout.fileno()]),
+                    bytes(bufs[proc.stderr.fileno()]),
+                )
             except subprocess.TimeoutExpired:
                 why = f"no answer within {HANDSHAKE_TIMEOUT_S:g} s"
         return None, why.encode(), b""
@@ -348,7 +354,9 @@ def _bounded_run(argv: list[str], cwd: str | None, env: dict[str, str], cancel: 
 def _check_stepped(side: Side, records: list[dict[str, Any]]) -> None:
     for r in records:
         if r["status"] == "ok" and r.get("time", {}).get("stop_reason") != "rounds":
-            raise SideError(f"--{side.role} {side.spec}: its nnbench sampled on its own (it predates nnbench ab); update it")
+            raise SideError(
+                f"--{side.role} {side.spec}: its nnbench sampled on its own (it predates nnbench ab); update it"
+            )
 
 
 def _parent_env(side: Side) -> dict[str, Any]:
@@ -366,7 +374,9 @@ def command(case: Case, sides: tuple[Side, Side], options: ABOptions) -> str:
     )
 
 
-def annotate(result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, Side], options: ABOptions) -> dict[str, Any]:
+def annotate(
+    result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, Side], options: ABOptions
+) -> dict[str, Any]:
     """Make a ``compare_runs(..., paired=True)`` result say how it was taken
     (``method``) and reproduce each case with ``nnbench ab``."""
     by_id = {c.id: c for c in cases}
@@ -374,16 +384,21 @@ def annotate(result: dict[str, Any], cases: Sequence[Case], sides: tuple[Side, S
         if c["id"] in by_id:
             c["command"] = command(by_id[c["id"]], sides, options)
     result["method"] = (
-        f"paired: baseline and candidate interleaved in {options.rounds} rounds over {options.pairs} worker pair(s) (seed {options.seed}); "
+        f"paired: baseline and candidate interleaved in {options.rounds} rounds "
+        f"over {options.pairs} worker pair(s) (seed {options.seed}); "
         + (
-            "ratio = exp(20 % trimmed mean over pairs of each pair's median per-round log ratio), its 95 % trimmed t interval over pairs, Yuen's one-sample p"
+            "ratio = exp(20 % trimmed mean over pairs of each pair's median per-round log ratio), "
+            "its 95 % trimmed t interval over pairs, Yuen's one-sample p"
             if options.pairs >= _compare.MIN_PAIRS
             else "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
         )
         + (
             "; compile stages: each pair's cold compiles, the same trimmed t over pairs"
             if options.pairs >= _compare.MIN_PAIRS
-            else f"; compile stages: one cold compile per side and pair, untested (a test needs {_compare.MIN_PAIRS} pairs)"
+            else (
+                "; compile stages: one cold compile per side and pair, untested "
+                f"(a test needs {_compare.MIN_PAIRS} pairs)"
+            )
         )
     )
     return result

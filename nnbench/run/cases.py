@@ -28,14 +28,40 @@ class Suite:
 SUITES = {
     s.name: s
     for s in (
-        Suite("smoke", "the MLP in every style, forward and train, small size: seconds", ("mlp",), ("forward", "train"), ("small",), ("float32",)),
-        Suite("ci", "every layer × style × mode at tiny size: the CPU regression suite", None, MODES, ("tiny",), ("float32",), budget_s=0.25, max_samples=2000),
-        Suite("nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES),
-        Suite("gpu", "every layer × style, forward and train, base size, bfloat16", None, ("forward", "train"), ("base",), ("bfloat16",)),
+        Suite(
+            "smoke",
+            "the MLP in every style, forward and train, small size: seconds",
+            ("mlp",),
+            ("forward", "train"),
+            ("small",),
+            ("float32",),
+        ),
+        Suite(
+            "ci",
+            "every layer × style × mode at tiny size: the CPU regression suite",
+            None,
+            MODES,
+            ("tiny",),
+            ("float32",),
+            budget_s=0.25,
+            max_samples=2000,
+        ),
+        Suite(
+            "nightly", "every layer × style × mode at small size, float32 and bfloat16", None, MODES, ("small",), DTYPES
+        ),
+        Suite(
+            "gpu",
+            "every layer × style, forward and train, base size, bfloat16",
+            None,
+            ("forward", "train"),
+            ("base",),
+            ("bfloat16",),
+        ),
         # Depth 1000 is forward only: its unrolled train step takes minutes of XLA compile on CPU.
         Suite(
             "overhead",
-            "framework overhead: a stack of tiny Dense layers at depth 1, 10, 100, 1000 (forward; train to 100), every style",
+            "framework overhead: a stack of tiny Dense layers at depth 1, 10, 100, 1000 "
+            "(forward; train to 100), every style",
             ("stack",),
             ("forward", "train"),
             ("d1", "d10", "d100", "d1000"),

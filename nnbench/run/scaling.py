@@ -27,11 +27,11 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from nnbench.measure.stages import COLLECTIVES
 from nnbench.run.cases import Case, SelectionError
 
 GATE_STEPS = 3
 SCALINGS = ("strong", "weak")
-COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
 
 
@@ -104,12 +104,16 @@ def expand(
         for strat in strategies:
             if case.style not in _sharding.STYLES[strat]:
                 if styles_given:
-                    raise SelectionError(f"strategy {strat} supports styles {', '.join(_sharding.STYLES[strat])}, not {case.style}")
+                    raise SelectionError(
+                        f"strategy {strat} supports styles {', '.join(_sharding.STYLES[strat])}, not {case.style}"
+                    )
                 continue
             for sc in scalings:
                 for n in counts:
                     if sc == "strong" and _sharding.BATCH_SPLIT[strat] and batch is not None and batch % n:
-                        raise SelectionError(f"{case.layer}/{case.size}: batch {batch} does not split over {n} devices (strong scaling)")
+                        raise SelectionError(
+                            f"{case.layer}/{case.size}: batch {batch} does not split over {n} devices (strong scaling)"
+                        )
                     out.append(dataclasses.replace(case, devices=n, strategy=strat, scaling=sc))
     if not out:
         raise SelectionError("no train case to shard (sharded strategies are train steps)")
@@ -136,7 +140,9 @@ def child_env(cases: Sequence[Case]) -> dict[str, str] | None:
 # --- multi-process ---
 
 
-def init_distributed(coordinator: str | None, num_processes: int | None, process_id: int | None, local_cpu_devices: int | None) -> None:
+def init_distributed(
+    coordinator: str | None, num_processes: int | None, process_id: int | None, local_cpu_devices: int | None
+) -> None:
     """``jax.distributed.initialize`` (arguments left ``None`` are
     auto-detected where JAX supports the cluster: SLURM, Open MPI, TPU, …).
     ``local_cpu_devices``: virtual CPU devices per process."""
@@ -249,10 +255,14 @@ def build(case: Case) -> tuple[Any, float, int, dict[str, Any]]:
     ref_losses, _ = _losses(reference, ref_leaves, GATE_STEPS)
     del reference
 
-    sharded = _sharding.shard(layers.get(case.layer), case.style, case.size, case.dtype, case.strategy, devices, case.scaling)
+    sharded = _sharding.shard(
+        layers.get(case.layer), case.style, case.size, case.dtype, case.strategy, devices, case.scaling
+    )
     losses, args = _losses(sharded.built, sharded.loss_leaves, GATE_STEPS)
     everyone = allgather_json(losses)
-    ok = np.allclose(np.array(losses), np.array(ref_losses), rtol=rtol, atol=atol) and all(p == losses for p in everyone)
+    ok = np.allclose(np.array(losses), np.array(ref_losses), rtol=rtol, atol=atol) and all(
+        p == losses for p in everyone
+    )
     global_batch = config.get("batch")
     info = {
         "devices": case.devices,
@@ -261,12 +271,25 @@ def build(case: Case) -> tuple[Any, float, int, dict[str, Any]]:
         "mesh_shape": dict(sharded.mesh.shape),
         "processes": len(everyone),
         "global_batch": global_batch,
-        "per_device_batch": global_batch // case.devices if global_batch and _sharding.BATCH_SPLIT[case.strategy] else global_batch,
+        "per_device_batch": global_batch // case.devices
+        if global_batch and _sharding.BATCH_SPLIT[case.strategy]
+        else global_batch,
         "state_leaf_specs": sharded.param_specs,
-        "gate": {"ok": bool(ok), "steps": GATE_STEPS, "rtol": rtol, "atol": atol, "losses": losses, "reference_losses": ref_losses, "losses_by_process": everyone},
+        "gate": {
+            "ok": bool(ok),
+            "steps": GATE_STEPS,
+            "rtol": rtol,
+            "atol": atol,
+            "losses": losses,
+            "reference_losses": ref_losses,
+            "losses_by_process": everyone,
+        },
     }
     if not ok:
-        err = GateFailed(f"gate: losses {losses} differ from single-device {ref_losses} (rtol {rtol}, atol {atol})" + ("" if all(p == losses for p in everyone) else "; processes disagree"))
+        err = GateFailed(
+            f"gate: losses {losses} differ from single-device {ref_losses} (rtol {rtol}, atol {atol})"
+            + ("" if all(p == losses for p in everyone) else "; processes disagree")
+        )
         err.info = info  # type: ignore[attr-defined]
         raise err
     built = dataclasses.replace(sharded.built, args=args)
@@ -307,7 +330,10 @@ def annotate(records: Sequence[dict[str, Any]]) -> None:
     base = {
         _key(r["case"]): r["throughput"]["items_per_s"]
         for r in records
-        if r["status"] == "ok" and r["case"].get("strategy") and r["case"].get("devices") == 1 and r.get("throughput", {}).get("items_per_s")
+        if r["status"] == "ok"
+        and r["case"].get("strategy")
+        and r["case"].get("devices") == 1
+        and r.get("throughput", {}).get("items_per_s")
     }
     for r in records:
         info = r.get("scaling")
@@ -324,4 +350,13 @@ def lockstep_policy(samples: int):
     same collective calls, so nothing adaptive may decide when to stop."""
     from nnbench.measure.timing import TimingPolicy
 
-    return TimingPolicy(min_samples=samples, max_samples=samples, budget_s=1e9, target_ci=1e-12, warmup_budget_s=0.0, settle_s=0.0, block_s=1e-12, burst_s=0.0)
+    return TimingPolicy(
+        min_samples=samples,
+        max_samples=samples,
+        budget_s=1e9,
+        target_ci=1e-12,
+        warmup_budget_s=0.0,
+        settle_s=0.0,
+        block_s=1e-12,
+        burst_s=0.0,
+    )

@@ -124,7 +124,9 @@ def _call_guarded(source: str, fn: Callable[[], Any], failed: Callable[[str], st
         raise
     except SystemExit as e:
         code = "" if e.code is None else repr(e.code)
-        raise UserCasesError(f"--cases {source!r}: {who} called sys.exit({code}); a case module must not exit") from None
+        raise UserCasesError(
+            f"--cases {source!r}: {who} called sys.exit({code}); a case module must not exit"
+        ) from None
     except BaseException as e:  # noqa: BLE001 - the user's code failed: report it in one line
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise UserCasesError(f"--cases {source!r}: {failed(f'{type(e).__name__}: {first}')}") from None
@@ -136,7 +138,9 @@ def load(source: str) -> list[UserCase]:
     module, sep, attr = source.rpartition(":")
     if not sep or not module or not attr:
         raise UserCasesError(f"--cases {source!r}: expected MODULE:ATTR (e.g. mypkg.bench:CASES or bench.py:CASES)")
-    mod = _call_guarded(source, lambda: _import(module), lambda why: f"cannot import {module!r} ({why})", f"module {module!r}")
+    mod = _call_guarded(
+        source, lambda: _import(module), lambda why: f"cannot import {module!r} ({why})", f"module {module!r}"
+    )
     if not hasattr(mod, attr):
         raise UserCasesError(f"--cases {source!r}: module {module!r} has no attribute {attr!r}")
     value = getattr(mod, attr)

@@ -8,10 +8,10 @@ in asv's ``setup`` so compile never lands in a timed call.
   state carried from call to call. ``Step.peakmem_step``: asv's peak RSS of
   the benchmark process (it includes imports and compile: compare it across
   commits, not with the step's own buffers).
-- ``Program.track_*``: XLA compile seconds and trace+lower+compile seconds
-  (cold: compiled once per commit in ``setup_cache`` with the persistent
-  cache off), optimized-HLO op
-  count, XLA FLOPs, compiled memory bytes.
+- ``Program.track_*``: one per metric ``nnbench.results.metrics`` declares
+  for asv (today XLA compile seconds, trace+lower+compile seconds, HLO op
+  count, XLA FLOPs, compiled memory bytes), cold: compiled once per commit
+  in ``setup_cache`` with the persistent cache off.
 - ``Utilisation.track_mfu``: model FLOPs utilisation; skipped (n/a) where
   the device's peak FLOP/s is unknown, as on CPU.
 
@@ -35,6 +35,9 @@ import os
 from nnbench import layers
 from nnbench.integrations import bench as _bench
 from nnbench.layers.catalog import MODES
+from nnbench.results import metrics as _metrics
+
+_MFU = _metrics.get("work.mfu")
 
 SIZE = os.environ.get("NNBENCH_ASV_SIZE", "tiny")
 
@@ -87,24 +90,18 @@ class Step(_Catalog):
 
 def _program_metrics(layer: str, style: str, mode: str, dtype: str) -> dict[str, float | int | None]:
     case = _bench.prepare_case(layer, style, mode, SIZE, dtype)
-    p = case.prepared
-    return {
-        "compile_s": p.compile_info["compile_s"],
-        "total_s": p.compile_info["total_s"],
-        "hlo_ops": p.compile_info["hlo_ops"],
-        "xla_flops": p.cost["flops"],
-        "compiled_bytes": _bench.compiled_bytes(p.memory),
-    }
+    return case.metrics(_metrics.ASV)
 
 
-def _track(key: str, unit: str, doc: str):
-    """An asv ``track_*`` method returning ``self.metrics[key]``."""
+def _track(metric: _metrics.Metric):
+    """An asv ``track_<asv_name>`` method returning ``self.metrics[metric.key]``."""
 
     def track(self, cache: dict, layer: str, style: str, mode: str, dtype: str) -> float | int | None:
-        return self.metrics[key]
+        return self.metrics[metric.key]
 
-    track.unit = unit
-    track.__doc__ = doc
+    track.unit = metric.asv_unit
+    track.__doc__ = f"{metric.label} ({metric.name})."
+    track.__name__ = f"track_{metric.asv_name}"
     return track
 
 
@@ -112,8 +109,9 @@ class Program:
     """What XLA made of each step, compiled cold (persistent cache off).
 
     Every case is compiled once per commit in ``setup_cache`` (one process,
-    cache disabled before its first compile); the ``track_*`` methods read
-    those figures, so five tracks do not mean five compiles per case.
+    cache disabled before its first compile); the ``track_*`` methods (added
+    below the class, one per declared asv metric) read those figures, so
+    five tracks do not mean five compiles per case.
     """
 
     params = PARAMS
@@ -139,11 +137,10 @@ class Program:
             raise NotImplementedError(f"layer {layer!r} has no size {SIZE!r}")
         self.metrics = cache[(layer, style, mode, dtype)]
 
-    track_compile_seconds = _track("compile_s", "seconds", "XLA compile seconds (cold).")
-    track_trace_lower_compile_seconds = _track("total_s", "seconds", "Trace + lower + XLA compile seconds (cold).")
-    track_hlo_ops = _track("hlo_ops", "ops", "Instructions in the optimized HLO module.")
-    track_xla_flops = _track("xla_flops", "flops", "FLOPs of one step by XLA's cost analysis.")
-    track_compiled_memory_bytes = _track("compiled_bytes", "bytes", "Compiled memory footprint (memory_analysis).")
+
+# One ``track_*`` per metric declared for asv (``nnbench.results.metrics``).
+for _metric in _metrics.shown_in(_metrics.ASV):
+    setattr(Program, f"track_{_metric.asv_name}", _track(_metric))
 
 
 class Utilisation(_Catalog):
@@ -168,6 +165,7 @@ class Utilisation(_Catalog):
         lane = self.case.prepared.lane
         lane.samples_s.clear()
         run_rounds([lane], TimingPolicy(budget_s=0.5, warmup_budget_s=0.5, target_ci=0.02))
-        return _bench.mfu(self.case.prepared.model_flops, float(np.median(lane.samples_s)), dtype)
+        figures = _bench.timed_metrics(self.case.prepared, float(np.median(lane.samples_s)), _metrics.PYTEST)
+        return figures[_MFU.key]
 
-    track_mfu.unit = "fraction"
+    track_mfu.unit = _MFU.asv_unit

@@ -13,7 +13,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 BASE = json.loads((HERE / "disjoint" / "a.json").read_text())
 REQUEST = {
-    "suite": None, "layer": ["mlp"], "style": ["jax"], "mode": ["forward"], "size": ["tiny"], "dtype": None, "cases": None,
+    "suite": None, "layer": ["mlp"], "style": ["jax"], "mode": ["forward"], "size": ["tiny"], "dtype": None,
+    "cases": None,
     "timeout": 600.0, "budget": 0.05, "target_ci": 0.5, "min_samples": 5, "max_samples": None, "settle": 0.5,
     "memory_limit": None, "in_process": False, "profile": False, "compile_cache": None, "lower_for": None,
     "devices": None, "strategy": None, "scaling": None,
@@ -44,7 +45,9 @@ JSON_FILES = {
     "nan_literal.json": text_edit('"median": 0.00016375650000099995', '"median": NaN'),
     "infinity_literal.json": text_edit('"ci_high": 0.0001848360000167304', '"ci_high": Infinity'),
     "float_overflow.json": text_edit('"median": 0.00016375650000099995', '"median": 1e999'),
-    "duplicate_key.json": text_edit('"median": 0.00016375650000099995', '"median": 0.00016375650000099995, "median": -1'),
+    "duplicate_key.json": text_edit(
+        '"median": 0.00016375650000099995', '"median": 0.00016375650000099995, "median": -1'
+    ),
     "lone_surrogate.json": text_edit('"error": null', '"error": "\\ud800"'),
     "utf8_bom.json": "\ufeff" + json.dumps(BASE),
     # impossible values in a record
@@ -73,7 +76,9 @@ JSON_FILES = {
     # profile summaries (profile-diff)
     "summary_ops_not_a_list.json": json.dumps({"ops": 3}),
     "summary_op_without_category.json": json.dumps({"ops": [{"op": "dot.1", "module": "m", "self_s_per_step": 1e-3}]}),
-    "summary_negative_time.json": json.dumps({"ops": [{"op": "dot.1", "module": "m", "category": "matmul/conv", "self_s_per_step": -1.0}]}),
+    "summary_negative_time.json": json.dumps(
+        {"ops": [{"op": "dot.1", "module": "m", "category": "matmul/conv", "self_s_per_step": -1.0}]}
+    ),
 }
 
 
@@ -83,11 +88,20 @@ def main() -> None:
     # Valid partners: a run file with a request (the base of the request_*
     # members) and a profile summary (the other side of profile-diff probes).
     (HERE / "resumable.json").write_text(mutated(lambda d: d.update(request=REQUEST)))
-    op = {"op": "dot.1", "module": "jit_step", "category": "matmul/conv", "shape": "f32[8,8]", "occurrences": 5, "self_s_per_step": 1e-5}
+    op = {
+        "op": "dot.1",
+        "module": "jit_step",
+        "category": "matmul/conv",
+        "shape": "f32[8,8]",
+        "occurrences": 5,
+        "self_s_per_step": 1e-5,
+    }
     (HERE / "valid_summary.json").write_text(json.dumps({"steps": 5, "ops": [op]}, indent=1))
     (HERE / "damaged.json.gz").write_bytes(gzip.compress(json.dumps(BASE).encode(), mtime=0)[:200])
     # 16 MiB of JSON whitespace in 16 KiB: over the 4 MiB cap the probes run under.
-    (HERE / "gzip_bomb.json.gz").write_bytes(gzip.compress(b'{"schema": "nnbench.run/1"' + b" " * (16 << 20) + b"}", mtime=0))
+    (HERE / "gzip_bomb.json.gz").write_bytes(
+        gzip.compress(b'{"schema": "nnbench.run/1"' + b" " * (16 << 20) + b"}", mtime=0)
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,15 @@ def _config(batch, seq, d_model, heads, causal=True):
 ENTRY = Entry(
     name="attention",
     description="multi-head self-attention (causal)",
-    sizes={"tiny": _config(2, 8, 16, 2), "small": _config(16, 128, 256, 4), "base": _config(32, 512, 768, 12), "large": _config(32, 2048, 2048, 16)},
-    make_batch=normal_batch(lambda c: (c["batch"], c["seq"], c["d_model"]), lambda c: (c["batch"], c["seq"], c["d_model"])),
+    sizes={
+        "tiny": _config(2, 8, 16, 2),
+        "small": _config(16, 128, 256, 4),
+        "base": _config(32, 512, 768, 12),
+        "large": _config(32, 2048, 2048, 16),
+    },
+    make_batch=normal_batch(
+        lambda c: (c["batch"], c["seq"], c["d_model"]), lambda c: (c["batch"], c["seq"], c["d_model"])
+    ),
     loss=mse,
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],

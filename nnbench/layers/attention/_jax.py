@@ -15,7 +15,10 @@ def model(config, dtype):
     def init(key, x):
         del x
         keys = jax.random.split(key, 4)
-        params = {n: {"w": _kit.lecun_normal(kk, (d, h, k), d), "b": jnp.zeros((h, k), jnp.float32)} for n, kk in zip(PROJ, keys, strict=False)}
+        params = {
+            n: {"w": _kit.lecun_normal(kk, (d, h, k), d), "b": jnp.zeros((h, k), jnp.float32)}
+            for n, kk in zip(PROJ, keys, strict=False)
+        }
         params["out"] = {"w": _kit.lecun_normal(keys[3], (h, k, d), d), "b": jnp.zeros((d,), jnp.float32)}
         return {"params": params}
 

@@ -16,7 +16,14 @@ class SelfAttention(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         mask = nn.make_causal_mask(x[..., 0]) if self.causal else None
-        attn = nn.MultiHeadDotProductAttention(num_heads=self.heads, qkv_features=self.d_model, out_features=self.d_model, dtype=self.dtype, param_dtype=jnp.float32, name="attn")
+        attn = nn.MultiHeadDotProductAttention(
+            num_heads=self.heads,
+            qkv_features=self.d_model,
+            out_features=self.d_model,
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            name="attn",
+        )
         return attn(x, x, mask=mask)
 
 
@@ -30,4 +37,6 @@ def from_canonical(c):
 
 
 def model(config, dtype):
-    return _kit.linen(SelfAttention(config["heads"], config["d_model"], config["causal"], dtype), to_canonical, from_canonical)
+    return _kit.linen(
+        SelfAttention(config["heads"], config["d_model"], config["causal"], dtype), to_canonical, from_canonical
+    )

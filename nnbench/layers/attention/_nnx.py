@@ -11,7 +11,16 @@ class SelfAttention(nnx.Module):
     def __init__(self, config, dtype, rngs: nnx.Rngs):
         self.causal = config["causal"]
         d = config["d_model"]
-        self.attn = nnx.MultiHeadAttention(num_heads=config["heads"], in_features=d, qkv_features=d, out_features=d, decode=False, dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+        self.attn = nnx.MultiHeadAttention(
+            num_heads=config["heads"],
+            in_features=d,
+            qkv_features=d,
+            out_features=d,
+            decode=False,
+            dtype=dtype,
+            param_dtype=jnp.float32,
+            rngs=rngs,
+        )
 
     def __call__(self, x):
         mask = nnx.make_causal_mask(x[..., 0]) if self.causal else None

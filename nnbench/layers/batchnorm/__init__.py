@@ -32,6 +32,7 @@ def work(config) -> _flops.Work:
     n = config["batch"] * h * w * c
     return _flops.Work(_flops.norm_stats(n, c) + 6 * c + 3 * n + 2 * c, params=3 * n - c, eval=3 * n + 2 * c)
 
+
 ENTRY = norm_entry(
     "batchnorm",
     "BatchNorm (train: batch stats + running update; eval: running stats)",

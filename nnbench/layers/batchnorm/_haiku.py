@@ -21,7 +21,10 @@ def from_canonical(c):
     for k, name in EMA.items():
         value = c["batch_stats"][k].reshape(1, 1, 1, -1)
         state[name] = {"hidden": value, "average": value, "counter": jnp.zeros((), jnp.int32)}
-    return {"params": {"bn": {"scale": p["scale"].reshape(1, 1, 1, -1), "offset": p["bias"].reshape(1, 1, 1, -1)}}, "state": state}
+    return {
+        "params": {"bn": {"scale": p["scale"].reshape(1, 1, 1, -1), "offset": p["bias"].reshape(1, 1, 1, -1)}},
+        "state": state,
+    }
 
 
 def model(config, dtype):

@@ -23,10 +23,12 @@ def model(config, dtype):
             axes = tuple(range(h.ndim - 1))
             mean = h.mean(axes)
             var = jnp.maximum(jnp.square(h).mean(axes) - jnp.square(mean), 0.0)
-            updates = {"batch_stats": {
-                "mean": MOMENTUM * stats["mean"] + (1 - MOMENTUM) * mean,
-                "var": MOMENTUM * stats["var"] + (1 - MOMENTUM) * var,
-            }}
+            updates = {
+                "batch_stats": {
+                    "mean": MOMENTUM * stats["mean"] + (1 - MOMENTUM) * mean,
+                    "var": MOMENTUM * stats["var"] + (1 - MOMENTUM) * var,
+                }
+            }
         else:
             mean, var = stats["mean"], stats["var"]
         y = (h - mean) * (p["scale"] * jax.lax.rsqrt(var + EPS)) + p["bias"]

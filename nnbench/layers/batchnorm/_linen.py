@@ -11,7 +11,14 @@ class Norm(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype, param_dtype=jnp.float32, name="bn")(x)
+        return nn.BatchNorm(
+            use_running_average=not train,
+            momentum=0.9,
+            epsilon=1e-5,
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            name="bn",
+        )(x)
 
 
 def to_canonical(v):

@@ -5,7 +5,9 @@ from flax import nnx
 
 
 def model(config, dtype, rngs):
-    return nnx.BatchNorm(config["shape"][-1], momentum=0.9, epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+    return nnx.BatchNorm(
+        config["shape"][-1], momentum=0.9, epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32, rngs=rngs
+    )
 
 
 def to_canonical(pure):

@@ -37,12 +37,30 @@ def flops(config, mode):
     same multiply-adds) and the bias gradient; the input's gradient is not
     formed."""
     c = config
-    layer = _flops.conv(c["batch"], c["spatial"], c["c_in"], c["c_out"], c["kernel"], c["stride"], c["padding"], bool(c.get("transpose")))
+    layer = _flops.conv(
+        c["batch"],
+        c["spatial"],
+        c["c_in"],
+        c["c_out"],
+        c["kernel"],
+        c["stride"],
+        c["padding"],
+        bool(c.get("transpose")),
+    )
     return _flops.step(mode, [layer], _flops.mse(c["batch"] * math.prod(out_spatial(c)) * c["c_out"]))
 
 
 def config(batch, spatial, c_in, c_out, kernel, stride, padding, transpose=False):
-    return {"batch": batch, "spatial": tuple(spatial), "c_in": c_in, "c_out": c_out, "kernel": tuple(kernel), "stride": tuple(stride), "padding": padding, "transpose": transpose}
+    return {
+        "batch": batch,
+        "spatial": tuple(spatial),
+        "c_in": c_in,
+        "c_out": c_out,
+        "kernel": tuple(kernel),
+        "stride": tuple(stride),
+        "padding": padding,
+        "transpose": transpose,
+    }
 
 
 def entry(name: str, description: str, sizes: dict) -> Entry:
@@ -52,7 +70,9 @@ def entry(name: str, description: str, sizes: dict) -> Entry:
         name=name,
         description=description,
         sizes=sizes,
-        make_batch=normal_batch(lambda c: (c["batch"], *c["spatial"], c["c_in"]), lambda c: (c["batch"], *out_spatial(c), c["c_out"])),
+        make_batch=normal_batch(
+            lambda c: (c["batch"], *c["spatial"], c["c_in"]), lambda c: (c["batch"], *out_spatial(c), c["c_out"])
+        ),
         loss=mse,
         flops=flops,
         items=lambda c: c["batch"],

@@ -14,7 +14,9 @@ def model(config, dtype):
 
     def forward(x, train):
         layer = hk.ConvNDTranspose if transpose else hk.ConvND
-        return layer(n, config["c_out"], config["kernel"], stride=config["stride"], padding=config["padding"], name="conv")(x)
+        return layer(
+            n, config["c_out"], config["kernel"], stride=config["stride"], padding=config["padding"], name="conv"
+        )(x)
 
     def to_canonical(v):
         w = v["params"]["conv"]["w"]

@@ -16,7 +16,12 @@ def model(config, dtype):
 
     def init(key, x):
         del x
-        return {"params": {"w": _kit.lecun_normal(key, shape, math.prod(kernel) * config["c_in"]), "b": jnp.zeros((config["c_out"],), jnp.float32)}}
+        return {
+            "params": {
+                "w": _kit.lecun_normal(key, shape, math.prod(kernel) * config["c_in"]),
+                "b": jnp.zeros((config["c_out"],), jnp.float32),
+            }
+        }
 
     def forward(variables, x, train, rng):
         p = variables["params"]
@@ -25,7 +30,9 @@ def model(config, dtype):
         if config["transpose"]:
             y = jax.lax.conv_transpose(x.astype(dtype), w, config["stride"], config["padding"], dimension_numbers=spec)
         else:
-            y = jax.lax.conv_general_dilated(x.astype(dtype), w, config["stride"], config["padding"], dimension_numbers=spec)
+            y = jax.lax.conv_general_dilated(
+                x.astype(dtype), w, config["stride"], config["padding"], dimension_numbers=spec
+            )
         return y + p["b"].astype(dtype), {}
 
     return _kit.raw(init, forward)

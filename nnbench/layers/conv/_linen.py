@@ -14,7 +14,15 @@ class Conv(nn.Module):
     def __call__(self, x, train: bool = False):
         c = self.config
         layer = nn.ConvTranspose if c["transpose"] else nn.Conv
-        return layer(c["c_out"], c["kernel"], strides=c["stride"], padding=c["padding"], dtype=self.dtype, param_dtype=jnp.float32, name="conv")(x)
+        return layer(
+            c["c_out"],
+            c["kernel"],
+            strides=c["stride"],
+            padding=c["padding"],
+            dtype=self.dtype,
+            param_dtype=jnp.float32,
+            name="conv",
+        )(x)
 
 
 def model(config, dtype):

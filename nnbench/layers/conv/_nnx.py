@@ -6,7 +6,16 @@ from flax import nnx
 
 def model(config, dtype, rngs):
     layer = nnx.ConvTranspose if config["transpose"] else nnx.Conv
-    return layer(config["c_in"], config["c_out"], config["kernel"], strides=config["stride"], padding=config["padding"], dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+    return layer(
+        config["c_in"],
+        config["c_out"],
+        config["kernel"],
+        strides=config["stride"],
+        padding=config["padding"],
+        dtype=dtype,
+        param_dtype=jnp.float32,
+        rngs=rngs,
+    )
 
 
 def to_canonical(pure):

@@ -29,7 +29,12 @@ def _config(batch, d_in, d_out):
 ENTRY = Entry(
     name="dense",
     description="one Dense layer (matmul + bias)",
-    sizes={"tiny": _config(8, 16, 32), "small": _config(64, 512, 512), "base": _config(256, 2048, 2048), "large": _config(1024, 8192, 8192)},
+    sizes={
+        "tiny": _config(8, 16, 32),
+        "small": _config(64, 512, 512),
+        "base": _config(256, 2048, 2048),
+        "large": _config(1024, 8192, 8192),
+    },
     make_batch=normal_batch(lambda c: (c["batch"], c["d_in"]), lambda c: (c["batch"], c["d_out"])),
     loss=mse,
     flops=flops,

@@ -32,7 +32,12 @@ def _config(batch, d_in, d_out, rate=0.5):
 ENTRY = Entry(
     name="dropout",
     description="Dense + Dropout (new mask every train step)",
-    sizes={"tiny": _config(16, 16, 64), "small": _config(64, 512, 512), "base": _config(256, 2048, 2048), "large": _config(1024, 8192, 8192)},
+    sizes={
+        "tiny": _config(16, 16, 64),
+        "small": _config(64, 512, 512),
+        "base": _config(256, 2048, 2048),
+        "large": _config(1024, 8192, 8192),
+    },
     make_batch=normal_batch(lambda c: (c["batch"], c["d_in"]), lambda c: (c["batch"], c["d_out"])),
     loss=mse,
     flops=flops,
@@ -40,5 +45,8 @@ ENTRY = Entry(
     tolerance=TOLERANCE,
     impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
     stochastic=True,
-    flops_note="XLA also counts drawing the dropout mask (threefry's integer operations and the bits-to-float conversion, tens of operations per element) as FLOPs; model FLOPs count no random-number generation",
+    flops_note=(
+        "XLA also counts drawing the dropout mask (threefry's integer operations and the bits-to-float conversion, "
+        "tens of operations per element) as FLOPs; model FLOPs count no random-number generation"
+    ),
 )

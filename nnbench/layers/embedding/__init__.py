@@ -39,12 +39,20 @@ def _config(batch, seq, vocab, features):
 ENTRY = Entry(
     name="embedding",
     description="token embedding lookup (int32 tokens)",
-    sizes={"tiny": _config(2, 8, 32, 16), "small": _config(16, 128, 8192, 256), "base": _config(32, 512, 32768, 1024), "large": _config(32, 2048, 131072, 4096)},
+    sizes={
+        "tiny": _config(2, 8, 32, 16),
+        "small": _config(16, 128, 8192, 256),
+        "base": _config(32, 512, 32768, 1024),
+        "large": _config(32, 2048, 131072, 4096),
+    },
     make_batch=make_batch,
     loss=mse,
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],
     tolerance=TOLERANCE,
     impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
-    flops_note="forward is a lookup, 0 model FLOPs; XLA counts the lookup's integer index arithmetic (wrapping negative ids: a compare, an add and a select per token) as FLOPs",
+    flops_note=(
+        "forward is a lookup, 0 model FLOPs; XLA counts the lookup's integer index arithmetic "
+        "(wrapping negative ids: a compare, an add and a select per token) as FLOPs"
+    ),
 )

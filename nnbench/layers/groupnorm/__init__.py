@@ -20,6 +20,7 @@ def work(config) -> _flops.Work:
     b = config["batch"]
     return _flops.normalize(b * h * w * c, b * config["groups"], c)
 
+
 ENTRY = norm_entry(
     "groupnorm",
     "GroupNorm over channel groups",

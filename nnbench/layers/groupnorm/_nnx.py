@@ -5,7 +5,9 @@ from flax import nnx
 
 
 def model(config, dtype, rngs):
-    return nnx.GroupNorm(config["shape"][-1], num_groups=config["groups"], epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
+    return nnx.GroupNorm(
+        config["shape"][-1], num_groups=config["groups"], epsilon=1e-5, dtype=dtype, param_dtype=jnp.float32, rngs=rngs
+    )
 
 
 def to_canonical(pure):

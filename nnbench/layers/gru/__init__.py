@@ -42,4 +42,9 @@ def work(c) -> _flops.Work:
     return _flops.dense(b * t, d, g) + t * step
 
 
-ENTRY = recurrent_entry("gru", "GRU over a sequence (scan), cuDNN/PyTorch cell", work, {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku})
+ENTRY = recurrent_entry(
+    "gru",
+    "GRU over a sequence (scan), cuDNN/PyTorch cell",
+    work,
+    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+)

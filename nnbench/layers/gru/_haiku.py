@@ -41,10 +41,15 @@ def model(config, dtype):
 
     def to_canonical(v):
         p = v["params"]
-        return {"params": {"wx": p["gru/wx"]["w"], "bx": p["gru/wx"]["b"], "wh": p["gru/wh"]["w"], "bhn": p["gru"]["bhn"]}}
+        return {
+            "params": {"wx": p["gru/wx"]["w"], "bx": p["gru/wx"]["b"], "wh": p["gru/wh"]["w"], "bhn": p["gru"]["bhn"]}
+        }
 
     def from_canonical(c):
         p = c["params"]
-        return {"params": {"gru/wx": {"w": p["wx"], "b": p["bx"]}, "gru/wh": {"w": p["wh"]}, "gru": {"bhn": p["bhn"]}}, "state": {}}
+        return {
+            "params": {"gru/wx": {"w": p["wx"], "b": p["bx"]}, "gru/wh": {"w": p["wh"]}, "gru": {"bhn": p["bhn"]}},
+            "state": {},
+        }
 
     return _kit.haiku(forward, dtype, to_canonical, from_canonical)

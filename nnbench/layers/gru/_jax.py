@@ -12,12 +12,14 @@ def model(config, dtype):
     def init(key, x):
         del x
         kx, kh = jax.random.split(key)
-        return {"params": {
-            "wx": _kit.lecun_normal(kx, (d, 3 * h), d),
-            "bx": jnp.zeros((3 * h,), jnp.float32),
-            "wh": _kit.lecun_normal(kh, (h, 3 * h), h),
-            "bhn": jnp.zeros((h,), jnp.float32),
-        }}
+        return {
+            "params": {
+                "wx": _kit.lecun_normal(kx, (d, 3 * h), d),
+                "bx": jnp.zeros((3 * h,), jnp.float32),
+                "wh": _kit.lecun_normal(kh, (h, 3 * h), h),
+                "bhn": jnp.zeros((h,), jnp.float32),
+            }
+        }
 
     def forward(variables, x, train, rng):
         p = jax.tree.map(lambda a: a.astype(dtype), variables["params"])

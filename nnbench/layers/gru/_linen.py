@@ -19,12 +19,14 @@ class GRU(nn.Module):
 
 def to_canonical(v):
     cell = v["params"]["cell"]
-    return {"params": {
-        "wx": jnp.concatenate([cell["i" + g]["kernel"] for g in GATES], -1),
-        "bx": jnp.concatenate([cell["i" + g]["bias"] for g in GATES], -1),
-        "wh": jnp.concatenate([cell["h" + g]["kernel"] for g in GATES], -1),
-        "bhn": cell["hn"]["bias"],
-    }}
+    return {
+        "params": {
+            "wx": jnp.concatenate([cell["i" + g]["kernel"] for g in GATES], -1),
+            "bx": jnp.concatenate([cell["i" + g]["bias"] for g in GATES], -1),
+            "wh": jnp.concatenate([cell["h" + g]["kernel"] for g in GATES], -1),
+            "bhn": cell["hn"]["bias"],
+        }
+    }
 
 
 def from_canonical(c):

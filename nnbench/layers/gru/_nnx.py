@@ -34,10 +34,16 @@ def model(config, dtype, rngs):
 
 def to_canonical(pure):
     cell = pure["cell"]
-    return {"params": {"wx": cell["dense_i"]["kernel"], "bx": cell["dense_i"]["bias"], "wh": cell["dense_h"]["kernel"], "bhn": cell["bhn"]}}
+    return {
+        "params": {
+            "wx": cell["dense_i"]["kernel"],
+            "bx": cell["dense_i"]["bias"],
+            "wh": cell["dense_h"]["kernel"],
+            "bhn": cell["bhn"],
+        }
+    }
 
 
 def from_canonical(canonical):
     p = canonical["params"]
     return {"cell": {"dense_i": {"kernel": p["wx"], "bias": p["bx"]}, "dense_h": {"kernel": p["wh"]}, "bhn": p["bhn"]}}
-

@@ -22,6 +22,7 @@ def work(config) -> _flops.Work:
     rows = config["batch"] * seq
     return _flops.normalize(rows * d, rows, d)
 
+
 ENTRY = norm_entry(
     "layernorm",
     "LayerNorm over the feature axis",

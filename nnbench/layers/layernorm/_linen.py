@@ -17,4 +17,6 @@ class Norm(nn.Module):
 
 
 def model(config, dtype):
-    return _kit.linen(Norm(dtype), lambda v: {"params": dict(v["params"]["norm"])}, lambda c: {"params": {"norm": dict(c["params"])}})
+    return _kit.linen(
+        Norm(dtype), lambda v: {"params": dict(v["params"]["norm"])}, lambda c: {"params": {"norm": dict(c["params"])}}
+    )

@@ -12,7 +12,13 @@ def model(config, dtype):
     def init(key, x):
         del x
         kx, kh = jax.random.split(key)
-        return {"params": {"wx": _kit.lecun_normal(kx, (d, 4 * h), d), "wh": _kit.lecun_normal(kh, (h, 4 * h), h), "b": jnp.zeros((4 * h,), jnp.float32)}}
+        return {
+            "params": {
+                "wx": _kit.lecun_normal(kx, (d, 4 * h), d),
+                "wh": _kit.lecun_normal(kh, (h, 4 * h), h),
+                "b": jnp.zeros((4 * h,), jnp.float32),
+            }
+        }
 
     def forward(variables, x, train, rng):
         p = jax.tree.map(lambda a: a.astype(dtype), variables["params"])

@@ -19,11 +19,13 @@ class LSTM(nn.Module):
 
 def to_canonical(v):
     cell = v["params"]["cell"]
-    return {"params": {
-        "wx": jnp.concatenate([cell["i" + g]["kernel"] for g in GATES], -1),
-        "wh": jnp.concatenate([cell["h" + g]["kernel"] for g in GATES], -1),
-        "b": jnp.concatenate([cell["h" + g]["bias"] for g in GATES], -1),
-    }}
+    return {
+        "params": {
+            "wx": jnp.concatenate([cell["i" + g]["kernel"] for g in GATES], -1),
+            "wh": jnp.concatenate([cell["h" + g]["kernel"] for g in GATES], -1),
+            "b": jnp.concatenate([cell["h" + g]["bias"] for g in GATES], -1),
+        }
+    }
 
 
 def from_canonical(c):

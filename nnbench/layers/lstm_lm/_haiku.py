@@ -58,6 +58,8 @@ def model(config, dtype) -> Functional:
     def from_canonical(canonical):
         c = canonical["params"]
         linear = {"w": jnp.concatenate([c["lstm"]["w_i"], c["lstm"]["w_h"]], axis=0), "b": c["lstm"]["b"]}
-        return {"params": {"embed": {"embeddings": c["embed"]["embedding"]}, "lstm/linear": linear, "head": dict(c["head"])}}
+        return {
+            "params": {"embed": {"embeddings": c["embed"]["embedding"]}, "lstm/linear": linear, "head": dict(c["head"])}
+        }
 
     return stateless(forward, to_canonical, from_canonical)

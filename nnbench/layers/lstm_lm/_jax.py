@@ -20,7 +20,11 @@ def model(config, dtype) -> Functional:
     def init(key, x):
         del x
         k_emb, k_i, k_h, k_head = jax.random.split(key, 4)
-        lstm = {"w_i": lecun(k_i, (e, 4 * h), e), "w_h": lecun(k_h, (h, 4 * h), h), "b": jnp.zeros((4 * h,), jnp.float32)}
+        lstm = {
+            "w_i": lecun(k_i, (e, 4 * h), e),
+            "w_h": lecun(k_h, (h, 4 * h), h),
+            "b": jnp.zeros((4 * h,), jnp.float32),
+        }
         emb = jax.random.normal(k_emb, (v, e), jnp.float32) * e**-0.5
         return {"params": {"embed": {"embedding": emb}, "lstm": lstm, "head": dense(k_head, h, v)}}
 

@@ -31,10 +31,20 @@ def model(config, dtype, rngs):
 
 def to_canonical(pure):
     head = {"w": pure["head"]["kernel"], "b": pure["head"]["bias"]}
-    return {"params": {"embed": dict(pure["embed"]), "lstm": cell_to_canonical({k.rstrip("_"): v for k, v in pure["lstm"]["cell"].items()}), "head": head}}
+    return {
+        "params": {
+            "embed": dict(pure["embed"]),
+            "lstm": cell_to_canonical({k.rstrip("_"): v for k, v in pure["lstm"]["cell"].items()}),
+            "head": head,
+        }
+    }
 
 
 def from_canonical(canonical):
     c = canonical["params"]
     head = {"kernel": c["head"]["w"], "bias": c["head"]["b"]}
-    return {"embed": dict(c["embed"]), "lstm": {"cell": {("if_" if k == "if" else k): v for k, v in cell_from_canonical(c["lstm"]).items()}}, "head": head}
+    return {
+        "embed": dict(c["embed"]),
+        "lstm": {"cell": {("if_" if k == "if" else k): v for k, v in cell_from_canonical(c["lstm"]).items()}},
+        "head": head,
+    }

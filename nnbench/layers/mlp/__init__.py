@@ -59,7 +59,9 @@ def _config(batch, widths, activation="relu", scan=False):
     return {"batch": batch, "widths": tuple(widths), "activation": activation, "scan": scan}
 
 
-_DEPTH_SIZES = {f"d{n}{tag}": _config(8, (16,) * (n + 2), scan=bool(tag)) for n in COMPILE_DEPTHS for tag in ("", "_scan")}
+_DEPTH_SIZES = {
+    f"d{n}{tag}": _config(8, (16,) * (n + 2), scan=bool(tag)) for n in COMPILE_DEPTHS for tag in ("", "_scan")
+}
 
 
 ENTRY = Entry(

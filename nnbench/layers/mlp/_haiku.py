@@ -62,6 +62,9 @@ def model(config, dtype) -> Functional:
         return {"params": {k.removesuffix("/dense"): dict(v) for k, v in variables["params"].items()}}
 
     def from_canonical(canonical):
-        return {"params": {("blocks/dense" if k == "blocks" else k): dict(v) for k, v in canonical["params"].items()}, "state": {}}
+        return {
+            "params": {("blocks/dense" if k == "blocks" else k): dict(v) for k, v in canonical["params"].items()},
+            "state": {},
+        }
 
     return Functional(init, apply, to_canonical, from_canonical)

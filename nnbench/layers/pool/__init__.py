@@ -39,8 +39,15 @@ def entry(kind: str) -> Entry:
     return Entry(
         name=f"{kind}pool",
         description=f"{kind} pooling (2x2, stride 2, VALID)",
-        sizes={"tiny": config(2, 8, 4), "small": config(32, 32, 64), "base": config(64, 64, 128), "large": config(128, 128, 256)},
-        make_batch=normal_batch(lambda c: (c["batch"], *c["spatial"], c["channels"]), lambda c: (c["batch"], *out_spatial(c), c["channels"])),
+        sizes={
+            "tiny": config(2, 8, 4),
+            "small": config(32, 32, 64),
+            "base": config(64, 64, 128),
+            "large": config(128, 128, 256),
+        },
+        make_batch=normal_batch(
+            lambda c: (c["batch"], *c["spatial"], c["channels"]), lambda c: (c["batch"], *out_spatial(c), c["channels"])
+        ),
         loss=mse,
         flops=flops,
         items=lambda c: c["batch"],

@@ -52,7 +52,10 @@ def basic_block(batch: int, size: int, c_in: int, c_out: int, stride: int) -> _f
         relu,
     ]
     if stride != 1 or c_in != c_out:
-        parts += [_flops.conv(batch, (size, size), c_in, c_out, (1, 1), (stride, stride), "SAME", bias=False), batch_norm(n, c_out)]
+        parts += [
+            _flops.conv(batch, (size, size), c_in, c_out, (1, 1), (stride, stride), "SAME", bias=False),
+            batch_norm(n, c_out),
+        ]
     return _flops.total(parts)
 
 
@@ -65,7 +68,11 @@ def flops(config, mode):
     uses batch statistics, eval the running ones."""
     b, s, w = config["batch"], config["image"], config["width"]
     n = b * s * s * w
-    chain = [_flops.conv(b, (s, s), config["channels"], w, (3, 3), (1, 1), "SAME", bias=False), batch_norm(n, w), _flops.activation("relu", n)]
+    chain = [
+        _flops.conv(b, (s, s), config["channels"], w, (3, 3), (1, 1), "SAME", bias=False),
+        batch_norm(n, w),
+        _flops.activation("relu", n),
+    ]
     c = w
     for _, c_in, c_out, stride in plan(config):
         chain.append(basic_block(b, s, c_in, c_out, stride))

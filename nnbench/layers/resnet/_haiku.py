@@ -123,7 +123,10 @@ def model(config, dtype) -> Functional:
             if path == ("head",):
                 params["head"] = dict(leaf)
             elif "scale" in leaf:
-                params[_key(path)] = {"scale": leaf["scale"].reshape(1, 1, 1, -1), "offset": leaf["bias"].reshape(1, 1, 1, -1)}
+                params[_key(path)] = {
+                    "scale": leaf["scale"].reshape(1, 1, 1, -1),
+                    "offset": leaf["bias"].reshape(1, 1, 1, -1),
+                }
             else:
                 params[_key(path)] = {"w": leaf["w"]}
         state: dict = {}

@@ -33,7 +33,9 @@ def plan(config) -> list[tuple[str, int, int, int]]:
 
 def conv(w: jax.Array, x: jax.Array, stride: int) -> jax.Array:
     """``x``: ``[B, H, W, Cin]`` -> ``[B, H/stride, W/stride, Cout]`` in ``x.dtype``."""
-    return jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(
+        x, w.astype(x.dtype), (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
 
 
 def batch_norm(p, stats, x, train: bool):
@@ -42,7 +44,10 @@ def batch_norm(p, stats, x, train: bool):
         h = x.astype(jnp.float32)
         mean = h.mean((0, 1, 2))
         var = jnp.square(h).mean((0, 1, 2)) - jnp.square(mean)
-        new = {"mean": MOMENTUM * stats["mean"] + (1 - MOMENTUM) * mean, "var": MOMENTUM * stats["var"] + (1 - MOMENTUM) * var}
+        new = {
+            "mean": MOMENTUM * stats["mean"] + (1 - MOMENTUM) * mean,
+            "var": MOMENTUM * stats["var"] + (1 - MOMENTUM) * var,
+        }
     else:
         mean, var, new = stats["mean"], stats["var"], stats
     y = (x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + EPS) * p["scale"] + p["bias"]
@@ -50,7 +55,10 @@ def batch_norm(p, stats, x, train: bool):
 
 
 def _bn_init(c: int):
-    return {"scale": jnp.ones((c,), jnp.float32), "bias": jnp.zeros((c,), jnp.float32)}, {"mean": jnp.zeros((c,), jnp.float32), "var": jnp.ones((c,), jnp.float32)}
+    return {"scale": jnp.ones((c,), jnp.float32), "bias": jnp.zeros((c,), jnp.float32)}, {
+        "mean": jnp.zeros((c,), jnp.float32),
+        "var": jnp.ones((c,), jnp.float32),
+    }
 
 
 def model(config, dtype) -> Functional:
@@ -61,7 +69,10 @@ def model(config, dtype) -> Functional:
         keys = iter(jax.random.split(key, 4 * len(plan(config)) + 3))
         params, stats = {}, {}
         bn, bs = _bn_init(width)
-        params["stem"] = {"conv": {"w": lecun(next(keys), (3, 3, config["channels"], width), 9 * config["channels"])}, "bn": bn}
+        params["stem"] = {
+            "conv": {"w": lecun(next(keys), (3, 3, config["channels"], width), 9 * config["channels"])},
+            "bn": bn,
+        }
         stats["stem"] = {"bn": bs}
         for name, c_in, c_out, stride in plan(config):
             p, s = {}, {}

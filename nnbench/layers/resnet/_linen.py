@@ -22,7 +22,14 @@ class BasicBlock(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool):
         conv = functools.partial(nn.Conv, use_bias=False, padding="SAME", dtype=self.dtype, param_dtype=F32)
-        norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=MOMENTUM, epsilon=EPS, dtype=self.dtype, param_dtype=F32)
+        norm = functools.partial(
+            nn.BatchNorm,
+            use_running_average=not train,
+            momentum=MOMENTUM,
+            epsilon=EPS,
+            dtype=self.dtype,
+            param_dtype=F32,
+        )
         s = (self.stride, self.stride)
         y = nn.relu(norm(name="bn1")(conv(self.c_out, (3, 3), s, name="conv1")(x)))
         y = norm(name="bn2")(conv(self.c_out, (3, 3), name="conv2")(y))
@@ -40,8 +47,17 @@ class ResNet(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         c = self.config
-        x = nn.Conv(c["width"], (3, 3), use_bias=False, padding="SAME", dtype=self.dtype, param_dtype=F32, name="stem_conv")(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=MOMENTUM, epsilon=EPS, dtype=self.dtype, param_dtype=F32, name="stem_bn")(x)
+        x = nn.Conv(
+            c["width"], (3, 3), use_bias=False, padding="SAME", dtype=self.dtype, param_dtype=F32, name="stem_conv"
+        )(x)
+        x = nn.BatchNorm(
+            use_running_average=not train,
+            momentum=MOMENTUM,
+            epsilon=EPS,
+            dtype=self.dtype,
+            param_dtype=F32,
+            name="stem_bn",
+        )(x)
         x = nn.relu(x)
         for name, _, c_out, stride in plan(c):
             x = BasicBlock(c_out, stride, self.dtype, name=name)(x, train)
@@ -63,7 +79,9 @@ def _rename(tree: dict, to_canonical: bool) -> dict:
         return out
     for k, v in tree.items():
         if k == "stem":
-            out.update({f"stem_{m}": {("kernel" if a == "w" else a): b for a, b in sub.items()} for m, sub in v.items()})
+            out.update(
+                {f"stem_{m}": {("kernel" if a == "w" else a): b for a, b in sub.items()} for m, sub in v.items()}
+            )
         elif k == "head":
             out[k] = {"kernel": v["w"], "bias": v["b"]}
         else:

@@ -13,7 +13,17 @@ F32 = jnp.float32
 
 
 def _conv(c_in, c_out, k, stride, dtype, rngs):
-    return nnx.Conv(c_in, c_out, (k, k), strides=(stride, stride), padding="SAME", use_bias=False, dtype=dtype, param_dtype=F32, rngs=rngs)
+    return nnx.Conv(
+        c_in,
+        c_out,
+        (k, k),
+        strides=(stride, stride),
+        padding="SAME",
+        use_bias=False,
+        dtype=dtype,
+        param_dtype=F32,
+        rngs=rngs,
+    )
 
 
 def _norm(c, dtype, rngs):
@@ -44,7 +54,9 @@ class ResNet(nnx.Module):
         w = config["width"]
         self.stem_conv, self.stem_bn = _conv(config["channels"], w, 3, 1, dtype, rngs), _norm(w, dtype, rngs)
         self.blocks = nnx.Dict({name: BasicBlock(c_in, c_out, s, dtype, rngs) for name, c_in, c_out, s in plan(config)})
-        self.head = nnx.Linear(w * 2 ** (len(config["blocks"]) - 1), config["classes"], dtype=dtype, param_dtype=F32, rngs=rngs)
+        self.head = nnx.Linear(
+            w * 2 ** (len(config["blocks"]) - 1), config["classes"], dtype=dtype, param_dtype=F32, rngs=rngs
+        )
 
     def __call__(self, x):
         x = nnx.relu(self.stem_bn(self.stem_conv(x)))

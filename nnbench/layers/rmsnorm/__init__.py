@@ -20,6 +20,7 @@ def work(config) -> _flops.Work:
     n = rows * d
     return _flops.Work(4 * n + rows, params=2 * n - d)
 
+
 ENTRY = norm_entry(
     "rmsnorm",
     "RMSNorm over the feature axis",

@@ -30,6 +30,10 @@ def model(config, dtype) -> Functional:
         w = np.random.default_rng(0).uniform(-1.0, 1.0, (depth, width, width)) * np.sqrt(3.0 / width)
         w = w.astype(np.float32)
         zeros = np.zeros((width,), np.float32)
-        return {"params": {name: {"w": jnp.asarray(w[i]), "b": jnp.asarray(zeros)} for i, name in enumerate(layer_names(config))}}
+        return {
+            "params": {
+                name: {"w": jnp.asarray(w[i]), "b": jnp.asarray(zeros)} for i, name in enumerate(layer_names(config))
+            }
+        }
 
     return base._replace(init=init)

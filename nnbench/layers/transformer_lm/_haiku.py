@@ -73,7 +73,10 @@ def _block_to_canonical(get, heads: int) -> dict:
 
 def _block_from_canonical(c: dict, prefix: str) -> dict:
     flat = lambda a, n: a.reshape(*a.shape[:-n], -1)  # noqa: E731 - merge the last n axes
-    out = {f"{prefix}/attn/{n}": {"w": flat(c["attn"][n]["w"], 2), "b": flat(c["attn"][n]["b"], 2)} for n in ("query", "key", "value")}
+    out = {
+        f"{prefix}/attn/{n}": {"w": flat(c["attn"][n]["w"], 2), "b": flat(c["attn"][n]["b"], 2)}
+        for n in ("query", "key", "value")
+    }
     w = c["attn"]["out"]["w"]
     out[f"{prefix}/attn/linear"] = {"w": w.reshape(*w.shape[:-3], -1, w.shape[-1]), "b": c["attn"]["out"]["b"]}
     for n in ("ln1", "ln2"):

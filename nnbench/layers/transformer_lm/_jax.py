@@ -54,7 +54,10 @@ def init_block(key: jax.Array, d: int, heads: int, hidden: int) -> dict:
     """One pre-LN encoder/decoder block's canonical params."""
     kq, kk, kv, ko, k1, k2 = jax.random.split(key, 6)
     dh = d // heads
-    attn = {n: {"w": lecun(k, (d, heads, dh), d), "b": jnp.zeros((heads, dh), jnp.float32)} for n, k in zip(("query", "key", "value"), (kq, kk, kv), strict=True)}
+    attn = {
+        n: {"w": lecun(k, (d, heads, dh), d), "b": jnp.zeros((heads, dh), jnp.float32)}
+        for n, k in zip(("query", "key", "value"), (kq, kk, kv), strict=True)
+    }
     attn["out"] = {"w": lecun(ko, (heads, dh, d), d), "b": jnp.zeros((d,), jnp.float32)}
     return {
         "ln1": layer_norm_params(d),
@@ -67,7 +70,9 @@ def init_block(key: jax.Array, d: int, heads: int, hidden: int) -> dict:
 def attention(p: dict, x: jax.Array, causal: bool) -> jax.Array:
     """Multi-head self-attention. ``x``: ``[B, T, D]`` -> ``[B, T, D]`` (``x.dtype``)."""
     dt = x.dtype
-    q, k, v = (jnp.einsum("btd,dhk->bthk", x, p[n]["w"].astype(dt)) + p[n]["b"].astype(dt) for n in ("query", "key", "value"))
+    q, k, v = (
+        jnp.einsum("btd,dhk->bthk", x, p[n]["w"].astype(dt)) + p[n]["b"].astype(dt) for n in ("query", "key", "value")
+    )
     q = q / jnp.sqrt(q.shape[-1]).astype(dt)
     logits = jnp.einsum("bqhk,bthk->bhqt", q, k)
     if causal:

@@ -95,7 +95,11 @@ def encoder_to_canonical(p: dict) -> dict:
 
 def encoder_from_canonical(c: dict) -> dict:
     """The canonical entries ``block_<i>``/``blocks``/``ln_f`` -> Linen ``encoder`` params."""
-    return {k: dict(v) if k == "ln_f" else block_from_canonical(v) for k, v in c.items() if k.startswith("block") or k == "ln_f"}
+    return {
+        k: dict(v) if k == "ln_f" else block_from_canonical(v)
+        for k, v in c.items()
+        if k.startswith("block") or k == "ln_f"
+    }
 
 
 def model(config, dtype) -> Functional:
@@ -107,14 +111,22 @@ def model(config, dtype) -> Functional:
 
     def to_canonical(variables):
         p = variables["params"]
-        out = {"tok_embed": dict(p["tok_embed"]), "pos_embed": dict(p["pos_embed"]), **encoder_to_canonical(p["encoder"])}
+        out = {
+            "tok_embed": dict(p["tok_embed"]),
+            "pos_embed": dict(p["pos_embed"]),
+            **encoder_to_canonical(p["encoder"]),
+        }
         if "head" in p:
             out["head"] = {"w": p["head"]["kernel"], "b": p["head"]["bias"]}
         return {"params": out}
 
     def from_canonical(canonical):
         c = canonical["params"]
-        out = {"tok_embed": dict(c["tok_embed"]), "pos_embed": dict(c["pos_embed"]), "encoder": encoder_from_canonical(c)}
+        out = {
+            "tok_embed": dict(c["tok_embed"]),
+            "pos_embed": dict(c["pos_embed"]),
+            "encoder": encoder_from_canonical(c),
+        }
         if "head" in c:
             out["head"] = {"kernel": c["head"]["w"], "bias": c["head"]["b"]}
         return {"params": out}

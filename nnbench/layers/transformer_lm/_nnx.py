@@ -83,7 +83,10 @@ class TransformerLM(nnx.Module):
 
 def _block_pure(p: dict) -> dict:
     """NNX pure-dict block -> Linen-shaped block dict (same names, ``kernel``/``bias``)."""
-    return {k: dict(v) if k != "attn" else {n: dict(p["attn"][n]) for n in ("query", "key", "value", "out")} for k, v in p.items()}
+    return {
+        k: dict(v) if k != "attn" else {n: dict(p["attn"][n]) for n in ("query", "key", "value", "out")}
+        for k, v in p.items()
+    }
 
 
 def encoder_to_canonical(p: dict) -> dict:

@@ -25,11 +25,19 @@ def model(config, dtype) -> Functional:
     def to_canonical(variables):
         prm = variables["params"]
         out = {n: dict(prm[n]) for n in ("patch", "head")}
-        return {"params": {**out, "pos_embed": {"embedding": prm["~"]["pos_embed"]}, **encoder_to_canonical(prm, "", config)}}
+        return {
+            "params": {
+                **out,
+                "pos_embed": {"embedding": prm["~"]["pos_embed"]},
+                **encoder_to_canonical(prm, "", config),
+            }
+        }
 
     def from_canonical(canonical):
         c = canonical["params"]
         out = {n: dict(c[n]) for n in ("patch", "head")}
-        return {"params": {**out, "~": {"pos_embed": c["pos_embed"]["embedding"]}, **encoder_from_canonical(c, "", config)}}
+        return {
+            "params": {**out, "~": {"pos_embed": c["pos_embed"]["embedding"]}, **encoder_from_canonical(c, "", config)}
+        }
 
     return stateless(forward, to_canonical, from_canonical)

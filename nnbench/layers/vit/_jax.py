@@ -13,7 +13,9 @@ from nnbench.layers.transformer_lm import _jax as tlm
 
 def patchify(w: jax.Array, b: jax.Array, x: jax.Array, patch: int) -> jax.Array:
     """Strided conv. ``x``: ``[B, S, S, C]`` -> ``[B, N, D]`` in ``x.dtype``."""
-    y = jax.lax.conv_general_dilated(x, w.astype(x.dtype), (patch, patch), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+        x, w.astype(x.dtype), (patch, patch), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     y = y + b.astype(x.dtype)
     return y.reshape(y.shape[0], -1, y.shape[-1])
 
@@ -27,7 +29,10 @@ def model(config, dtype) -> Functional:
         keys = jax.random.split(key, depth + 3)
         fan_in = p * p * config["channels"]
         params = {
-            "patch": {"w": tlm.lecun(keys[0], (p, p, config["channels"], d), fan_in), "b": jnp.zeros((d,), jnp.float32)},
+            "patch": {
+                "w": tlm.lecun(keys[0], (p, p, config["channels"], d), fan_in),
+                "b": jnp.zeros((d,), jnp.float32),
+            },
             "pos_embed": {"embedding": jax.random.normal(keys[1], (n, d), jnp.float32) * 0.02},
             "ln_f": tlm.layer_norm_params(d),
             "head": tlm.dense(keys[2], d, config["classes"]),
@@ -39,7 +44,9 @@ def model(config, dtype) -> Functional:
     def apply(variables, x, *, train, rng):
         del train, rng
         prm = variables["params"]
-        h = patchify(prm["patch"]["w"], prm["patch"]["b"], x.astype(dtype), p) + prm["pos_embed"]["embedding"].astype(dtype)
+        h = patchify(prm["patch"]["w"], prm["patch"]["b"], x.astype(dtype), p) + prm["pos_embed"]["embedding"].astype(
+            dtype
+        )
         h = tlm.encoder(prm, h, config, causal=False).mean(axis=1)
         return h @ prm["head"]["w"].astype(dtype) + prm["head"]["b"].astype(dtype), {}
 

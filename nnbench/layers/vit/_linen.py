@@ -21,7 +21,9 @@ class ViT(nn.Module):
     @nn.compact
     def __call__(self, x):
         c, p = self.config, self.config["patch"]
-        h = nn.Conv(c["d_model"], (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, param_dtype=F32, name="patch")(x)
+        h = nn.Conv(
+            c["d_model"], (p, p), strides=(p, p), padding="VALID", dtype=self.dtype, param_dtype=F32, name="patch"
+        )(x)
         h = h.reshape(h.shape[0], -1, h.shape[-1])
         pos = self.param("pos_embed", nn.initializers.normal(0.02), h.shape[1:], F32)
         h = h + pos.astype(self.dtype)

@@ -1,0 +1,130 @@
+"""A stepped worker: one side of ``nnbench ab``, sampling one round per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from nnbench.measure.timing import TimingPolicy
+from nnbench.results.case import Case
+from nnbench.run.options import RunOptions
+from nnbench.run.spawn import (
+    STARTUP_TIMEOUT_S,
+    WorkerTask,
+    _faulted,
+    _kill_group,
+    _Lines,
+    _outcome,
+    _spawn,
+    _timeout_message,
+)
+
+
+class SteppedWorker:
+    """One side of ``nnbench ab``: a worker that prepares its group as
+    ``run_group`` does (parity, build, compile, warm-up), says ``sampling``,
+    then runs one round of its lanes per ``step()``; ``finish()`` stops it
+    and returns its records. Faults (death, timeouts) become failed records
+    as in ``run_in_subprocess``. Use as a context manager: leaving it kills
+    the worker's process group if it still runs.
+    """
+
+    def __init__(
+        self,
+        cases: Sequence[Case],
+        policy: TimingPolicy,
+        options: RunOptions | None = None,
+        python: str | None = None,
+        path: str | None = None,
+    ):
+        options = options or RunOptions()
+        self.cases, self.timeout_s, self.memory_limit = list(cases), options.timeout, options.memory_limit
+        self._tmp = tempfile.TemporaryDirectory(prefix="nnbench-ab-")
+        self.env_path = os.path.join(self._tmp.name, "env.json")
+        task = WorkerTask(stepped=True, env_out=self.env_path)
+        self.proc, self.out_path = _spawn(cases, policy, options, task, self._tmp.name, python, path)
+        self.lines = _Lines(self.proc)
+        self.t0 = time.perf_counter()
+        self.fault: str | None = None  # a timeout message, once one happened
+        self.sampling = False
+
+    def __enter__(self) -> SteppedWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            _kill_group(self.proc)
+            self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a broken pipe's flush
+                pass
+        self._tmp.cleanup()
+
+    def wait_sampling(self) -> bool:
+        """Wait until the worker is ready to sample: True; False when it
+        ended first (nothing to time, or it died; ``finish`` tells)."""
+        started = self.lines.wait_for("ready", STARTUP_TIMEOUT_S)
+        got = self.lines.wait_for("sampling", self.timeout_s * len(self.cases)) if started else started
+        if got is None:
+            self._timed_out("start" if started is None else "run")
+        self.sampling = bool(got)
+        return self.sampling
+
+    def step(self) -> bool:
+        """One round of every lane: True when done, False when the worker ended."""
+        if not self.sampling:
+            return False
+        try:
+            self.proc.stdin.write("round\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.sampling = False
+            return False
+        got = self.lines.wait_for("done", self.timeout_s)
+        if got is None:
+            self._timed_out("run")
+        self.sampling = bool(got)
+        return self.sampling
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Stop sampling, let the worker write its records, return them."""
+        if self.fault is None:
+            try:
+                self.proc.stdin.write("stop\n")
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=self.timeout_s * len(self.cases))
+            except subprocess.TimeoutExpired:
+                self._timed_out("run")
+        if self.fault is not None:
+            return _faulted(self.cases, self.fault, "timeout", time.perf_counter() - self.t0)
+        with open(os.path.join(self._tmp.name, "stderr")) as f:
+            stderr = f.read()
+        records = None
+        if self.proc.returncode == 0 and os.path.exists(self.out_path):
+            with open(self.out_path) as f:
+                records = json.load(f)
+        return _outcome(self.proc, stderr, records, self.cases, self.memory_limit, self.t0)
+
+    def env(self) -> dict[str, Any] | None:
+        """The worker's environment fingerprint (once it finished), if it wrote one."""
+        try:
+            with open(self.env_path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def _timed_out(self, phase: str) -> None:
+        _kill_group(self.proc)
+        self.proc.wait()
+        self.sampling = False
+        self.fault = _timeout_message(phase, self.timeout_s, len(self.cases))
