@@ -9,7 +9,8 @@
 # OUT_DIR/compare.md. Appends the Markdown to $GITHUB_STEP_SUMMARY when set.
 # Environment: NNBENCH (command, default `nnbench`), NNBENCH_SUITE (default
 # `nightly`), NNBENCH_RUN_ARGS (extra `nnbench run` arguments, e.g. filters),
-# NNBENCH_THRESHOLD (compare threshold in %, default: compare's own).
+# NNBENCH_THRESHOLD (compare threshold in %, default: compare's own),
+# NNBENCH_RUN_FILE (a run file made elsewhere, e.g. merged shards: skip the run).
 # Exit status: 0 all fine; 1 a regression or a failed case (reports are still
 # written); 2 bad input.
 set -uo pipefail
@@ -24,8 +25,13 @@ mkdir -p "$out"
 # nnbench never overwrites: clear last night's files (the Markdown reports' plots too)
 rm -f "$out/run.json" "$out/run.md" "$out"/run*.png "$out/report.md" "$out"/report*.png "$out/report.html" "$out/compare.md" "$out/compare.png"
 
-# shellcheck disable=SC2086  # NNBENCH_RUN_ARGS is a list of arguments
-$nnbench run --suite "${NNBENCH_SUITE:-nightly}" ${NNBENCH_RUN_ARGS:-} --out "$out/run.json" || note $?
+if [ -n "${NNBENCH_RUN_FILE:-}" ]; then
+    # The suite already ran elsewhere (e.g. shards merged by `nnbench merge`): compare and report it.
+    cp "$NNBENCH_RUN_FILE" "$out/run.json" || exit 2
+else
+    # shellcheck disable=SC2086  # NNBENCH_RUN_ARGS is a list of arguments
+    $nnbench run --suite "${NNBENCH_SUITE:-nightly}" ${NNBENCH_RUN_ARGS:-} --out "$out/run.json" || note $?
+fi
 [ -f "$out/run.json" ] || { echo "nightly: no run file written" >&2; exit 2; }
 
 $nnbench report "$out/run.json" --format md --out "$out/report.md" || note $?

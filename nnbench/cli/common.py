@@ -126,9 +126,30 @@ def add_format(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS, h
 FILTERS = ("suite", "layer", "style", "mode", "size", "dtype")
 
 
+def add_shard(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="only the K-th of N parts of the selection (whole worker groups; every case in exactly one part); "
+        "nnbench merge joins the parts' run files",
+    )
+
+
 def select(args, distributed: bool = False):
-    """The cases ``args`` selects (a namespace or ``RunOptions``: the filters
-    and ``cases``); ``distributed``: no one-device baseline is added."""
+    """The cases ``args`` selects (a namespace or ``RunOptions``: the filters,
+    ``cases`` and ``shard``); ``distributed``: no one-device baseline is added."""
+    from nnbench.run import cases as _cases
+
+    cases = _select(args, distributed)
+    if getattr(args, "shard", None):
+        try:
+            cases = _cases.shard(cases, *_cases.parse_shard(args.shard))
+        except _cases.SelectionError as e:
+            raise BadInput(str(e)) from None
+    return cases
+
+
+def _select(args, distributed: bool):
     from nnbench.run import cases as _cases
     from nnbench.run import scaling as _scaling
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nnbench.cli.common import EXIT_OK, add_filters, select
+from nnbench.cli.common import EXIT_OK, add_filters, add_shard, select
 
 NAME = "list"
 HELP = "the cases a suite, a filter or a user's case list selects"
@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MODULE:ATTR",
         help="list a user's list of nnbench.UserCase (mypkg.bench:CASES or bench.py:CASES)",
     )
+    add_shard(p)
 
 
 def command(args) -> int:

@@ -22,6 +22,7 @@ from nnbench.cli.common import (
     BadInput,
     Parser,
     add_filters,
+    add_shard,
     is_distributed,
     memory_size,
     positive,
@@ -36,7 +37,7 @@ NAME = "run"
 HELP = "measure the selected cases, write a run file and a report"
 
 _D = RunOptions()  # the defaults, stated once
-_LATER = ("max_samples", "settle")  # options added since run files record requests: their default when absent
+_LATER = ("max_samples", "settle", "shard")  # options added since run files record requests: their default when absent
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="RUNFILE",
         help="complete the cases missing from an interrupted run file, with its selection and options",
     )
+    add_shard(p)
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
     p.add_argument(
         "--timeout",

@@ -143,3 +143,35 @@ def select(
     if not cases:
         raise SelectionError("the suite and filters select no case")
     return cases
+
+
+def group_key(case: Case) -> str:
+    """The worker group of ``case``: the styles of one layer/mode/size/dtype
+    (and device axis, and user case list) are measured together, interleaved."""
+    return f"{case.source or ''}|{case.group}"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` as ``(K, N)`` with 1 ≤ K ≤ N; ``SelectionError`` otherwise."""
+    k, sep, n = text.partition("/")
+    if not (sep and k.strip().isdigit() and n.strip().isdigit()) or not 1 <= int(k) <= int(n):
+        raise SelectionError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. 2/3")
+    return int(k), int(n)
+
+
+def shard(cases: Sequence[Case], k: int, n: int) -> list[Case]:
+    """The cases of shard ``k`` of ``n``: whole worker groups (the styles of a
+    group are timed interleaved, so a group is never split), the largest
+    groups first, each to the shard with the fewest cases so far (ties: the
+    lowest number). Deterministic for a given selection, and every case
+    lands in exactly one shard; the cases keep their selection order."""
+    groups: dict[str, list[Case]] = {}
+    for case in cases:
+        groups.setdefault(group_key(case), []).append(case)
+    load = [0] * n
+    owner: dict[str, int] = {}
+    for key in sorted(groups, key=lambda g: -len(groups[g])):  # stable: equal sizes keep selection order
+        i = min(range(n), key=lambda j: load[j])
+        owner[key] = i
+        load[i] += len(groups[key])
+    return [c for c in cases if owner[group_key(c)] == k - 1]

@@ -17,6 +17,7 @@ from typing import Any
 
 from nnbench.measure.timing import TimingPolicy, Until, run_rounds
 from nnbench.results.case import Case
+from nnbench.run.cases import group_key as group_key
 from nnbench.run.gate import group_parity, step_gate
 
 
@@ -108,12 +109,6 @@ def _param_summary(entry, case: Case) -> dict[str, int]:
 
     leaves = jax.tree_util.tree_leaves(jax.eval_shape(weights)["params"])
     return {"param_leaves": len(leaves), "params": int(sum(leaf.size for leaf in leaves))}
-
-
-def group_key(case: Case) -> str:
-    """The styles of one layer/mode/size/dtype (and device axis) are
-    measured together, interleaved."""
-    return f"{case.source or ''}|{case.group}"
 
 
 def run_groups(

@@ -45,7 +45,9 @@ class RunOptions:
     grow past its imports), ``in_process``. Also recorded: ``profile`` (an
     XLA profile of each ok case beside the run file), ``compile_cache`` (a
     persistent-cache directory: cold vs warm compile), ``lower_for``
-    (comma-separated platforms to also lower each case for).
+    (comma-separated platforms to also lower each case for). ``shard``
+    (``"K/N"``): only the K-th of N deterministic parts of the selection,
+    whole worker groups each (``nnbench merge`` joins the parts).
     """
 
     suite: str | None = None
@@ -69,6 +71,7 @@ class RunOptions:
     devices: tuple[str, ...] | None = None
     strategy: tuple[str, ...] | None = None
     scaling: tuple[str, ...] | None = None
+    shard: str | None = None
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # a list given for a tuple field (from argparse): kept as a tuple
