@@ -502,6 +502,7 @@ VALID = {  # a request that would be accepted, per command; each probe empties o
     "list": [],
     "run": ["--layer", "mlp", "--size", "tiny", "--mode", "forward", "--style", "jax"],
     "report": [str(GOOD_RUN)],
+    "merge": [str(GOOD_RUN), str(GOOD_RUN), "--out", "merged.json"],
     "compare": [str(GOOD_RUN), str(GOOD_RUN)],
     "ab": ["--baseline", "/nonexistent-a", "--candidate", "/nonexistent-b"],
     "history": [str(GOOD_RUN)],
@@ -510,6 +511,7 @@ VALID = {  # a request that would be accepted, per command; each probe empties o
 }
 POSITIONAL_INDEX = {
     ("report", "runs"): 0,
+    ("merge", "runs"): 0,
     ("compare", "baseline"): 0,
     ("compare", "candidate"): 1,
     ("history", "dir"): 0,

@@ -10,6 +10,7 @@ parse with nnbench's own command-line parser (its verbs and options exist).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -77,6 +78,7 @@ def test_example_file_works(name, code, project):
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable", fname],
             cwd=project,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},  # benchmark stays on
             capture_output=True,
             text=True,
             timeout=600,

@@ -61,7 +61,9 @@ CONFTEST = "from nnbench.integrations.pytest_plugin import jax_benchmark as jax_
 
 
 def _pytest(tmp_path: Path, *args: str, n: int = 16) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), USER_N=str(n))
+    # not as an xdist worker: pytest-benchmark turns itself off where it sees one
+    outer = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env = dict(outer, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), USER_N=str(n))
     return subprocess.run(
         [
             sys.executable,

@@ -31,13 +31,12 @@ from nnbench.cli.common import (
     select,
 )
 from nnbench.cli.output import make_dir, resolve_out
-from nnbench.run.options import OptionsError, RunOptions, profile_dir
+from nnbench.run.options import ADDED_LATER, OptionsError, RunOptions, profile_dir
 
 NAME = "run"
 HELP = "measure the selected cases, write a run file and a report"
 
 _D = RunOptions()  # the defaults, stated once
-_LATER = ("max_samples", "settle", "shard")  # options added since run files record requests: their default when absent
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -231,10 +230,10 @@ def _resume(args) -> tuple[Path, dict, RunOptions]:
         raise BadInput(str(e)) from None
     request = data.get("request")
     fields = [f.name for f in dataclasses.fields(RunOptions)]
-    if not isinstance(request, dict) or not all(k in request for k in fields if k not in _LATER):
+    if not isinstance(request, dict) or not all(k in request for k in fields if k not in ADDED_LATER):
         raise BadInput(f"{path}: records no request to resume (written by an older nnbench, or by hand)")
     try:
-        recorded = RunOptions.from_json(request, optional=_LATER)
+        recorded = RunOptions.from_json(request)
     except OptionsError as e:
         raise BadInput(f"{path}: its recorded request has {e}") from None
     options = _checked(path, recorded)

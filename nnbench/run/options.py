@@ -31,6 +31,11 @@ class OptionsError(ValueError):
     """Recorded options that cannot be used as they are (one line)."""
 
 
+# Options added since run files began recording their request: a request
+# without one reads back with its default (the run it records had none).
+ADDED_LATER = ("max_samples", "settle", "shard")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunOptions:
     """Every option of a run; the defaults are ``nnbench run``'s.
@@ -95,9 +100,10 @@ class RunOptions:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], optional: tuple[str, ...] = ()) -> RunOptions:
+    def from_json(cls, data: Mapping[str, Any], optional: tuple[str, ...] = ADDED_LATER) -> RunOptions:
         """Options written by ``to_json``. ``OptionsError`` names the first
-        field that is unknown, ill-typed, or missing (fields in ``optional``
+        field that is unknown, ill-typed, or missing (fields in ``optional``,
+        by default those added since run files began recording requests,
         may be missing: their default)."""
         if not isinstance(data, Mapping):
             raise OptionsError(f"options are {type(data).__name__}, not an object")
