@@ -90,7 +90,8 @@ def writing(out: str, planned: list[Path] | tuple[Path, ...]):
     try:
         yield
     except FileExistsError as e:  # another process wrote there meanwhile: touch nothing
-        raise BadInput(f"--out {out}: {e.filename or e} appeared while writing; refusing to overwrite it") from None
+        where = getattr(e, "path", None) or e.filename or e  # nnbench's OutputExists names it as .path
+        raise BadInput(f"--out {out}: {where} appeared while writing; refusing to overwrite it") from None
     except OSError as e:
         for p in planned:
             if p not in before:

@@ -52,10 +52,9 @@ def _markdown(runs: Runs, cross: bool, out: Path | None) -> list[str]:
 
 def _markdown_beside(out: Path, runs: Runs, cross: bool) -> list[Path]:
     """The plots a Markdown report writes beside ``out``."""
-    from nnbench.report import devices as _report_devices
     from nnbench.report import run as _report
 
-    return _report.report_paths(out, len(runs))[1:] + ([_report_devices.plot_path(out)] if cross else [])
+    return _report.report_paths(out, len(runs), devices=cross)[1:]
 
 
 def _page(fmt: str) -> Callable[[Runs, bool, Path | None], list[str]]:
@@ -63,13 +62,13 @@ def _page(fmt: str) -> Callable[[Runs, bool, Path | None], list[str]]:
 
     def render(runs: Runs, cross: bool, out: Path | None) -> list[str]:
         from nnbench.report import run as _report
+        from nnbench.results import files as _files
 
         text = _report.report_text(runs, fmt)
         if out is None:
             print(text)
             return []
-        with open(out, "x", encoding="utf-8") as f:
-            f.write(text)
+        _files.create_exclusive(out, text)
         return [str(out)]
 
     return render

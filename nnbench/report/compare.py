@@ -11,7 +11,6 @@ escaped by the renderer of its format.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from nnbench.compare.compare import (
@@ -30,6 +29,7 @@ from nnbench.report import render as _render
 from nnbench.report.document import BAD, DIM, GOOD, INFO, WARN, Bullets, Cell, Document, Note, Section, Table
 from nnbench.report.tables import metric_value
 from nnbench.results import escape as _escape
+from nnbench.results import files as _files
 from nnbench.results.metrics import fmt_time
 
 TONES = {REGRESSED: BAD, IMPROVED: GOOD, UNCHANGED: DIM, INCONCLUSIVE: WARN, CHANGED: INFO, UNTESTED: DIM}
@@ -295,21 +295,11 @@ def emit(kind: str, fmt: str, out: str | None, result: dict[str, Any]) -> list[s
             _render.terminal(doc, Console())
             return []
         if fmt == "md" and out:
-            stem = Path(out).stem
-            written = []
-            for fig in doc.figures():
-                if fig.png():
-                    plot = Path(out).with_name(stem + fig.file)
-                    with open(plot, "xb") as f:
-                        f.write(fig.png())
-                    written.append(str(plot))
-            with open(out, "x") as f:
-                f.write(_render.markdown(doc, stem))
-            return [out, *written]
+            written = _render.write_markdown_file(out, doc)
+            return [out, *(str(p) for p in written[1:])]
         text = _render.RENDERERS[fmt](doc)
     if out:
-        with open(out, "x") as f:
-            f.write(text)
+        _files.create_exclusive(out, text)
         return [out]
     print(text)
     return []

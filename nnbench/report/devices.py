@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nnbench.report import plotting as _plots
-from nnbench.report import render as _render
-from nnbench.report.document import Document, Figure, Note, Section, Table
+from nnbench.report.document import Note, Section, Table
 from nnbench.results import escape as _escape
 from nnbench.results import metrics as _metrics
 
@@ -105,20 +104,6 @@ def section(runs: Runs) -> Section:
     return Section("across devices", blocks)
 
 
-def print_table(runs: Runs, console) -> None:
-    _render.terminal(Document("", [section(runs)]), console)
-
-
-def markdown(runs: Runs, plot_name: str | None = None) -> str:
-    """The section as Markdown; its plot linked when ``plot_name`` (the PNG written beside the report) is given."""
-    stem = plot_name[: -len(".devices.png")] if plot_name else None
-    return _render.markdown_body([section(runs)], stem)
-
-
-def html_section(runs: Runs) -> str:
-    return _render.html_body([section(runs)])
-
-
 @_plots.register("runs", "devices", PLOT_TITLE, file=".devices.png")
 def plot_png(runs: Runs) -> bytes | None:
     """Bars of median step time per case, one colour per device (log scale)."""
@@ -147,29 +132,3 @@ def plot_png(runs: Runs) -> bytes | None:
     ax.set_ylabel("median step time (µs)")
     _plots.legend(ax, fontsize=7)
     return _plots.png(fig)
-
-
-def plot_path(path):
-    """The cross-device plot beside a Markdown report at ``path``."""
-    from pathlib import Path
-
-    return Path(path).with_suffix(".devices.png")
-
-
-def append_markdown(path, runs: Runs) -> list:
-    """Append the cross-device section to a written Markdown report, its plot
-    beside it (``<name>.devices.png``, never overwritten); returns what was written."""
-    from pathlib import Path
-
-    path = Path(path)
-    written = []
-    doc = section(runs)
-    for fig in (b for b in doc.blocks if isinstance(b, Figure)):
-        if fig.png():
-            plot = path.with_name(path.stem + fig.file)
-            with open(plot, "xb") as f:
-                f.write(fig.png())
-            written.append(plot)
-    with open(path, "a") as f:
-        f.write("\n" + _render.markdown_body([doc], path.stem))
-    return written

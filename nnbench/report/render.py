@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from nnbench.report.document import (
@@ -34,6 +36,7 @@ from nnbench.report.document import (
     Table,
 )
 from nnbench.results import escape as _escape
+from nnbench.results import files as _files
 
 TERM_COLOURS = {BAD: "red", GOOD: "green", WARN: "yellow", INFO: "cyan", DIM: "dim"}
 HTML_COLOURS = {BAD: "#c00", GOOD: "#080", WARN: "#b80", INFO: "#08a", DIM: "#666"}
@@ -275,8 +278,28 @@ def json_text(doc: Document) -> str:
     return json.dumps(sanitize(to_dict(doc)), indent=1, allow_nan=False)
 
 
+def write_markdown_file(path: str | os.PathLike, doc: Document, overwrite: bool = False) -> list[Path]:
+    """Write ``doc`` as Markdown at ``path`` and each plot that has data
+    beside it (``<stem><figure.file>``); returns what was written.
+
+    Unless ``overwrite``, nothing is written if any of the files is taken
+    (``nnbench.results.files.OutputExists``) and each is created exclusively.
+    """
+    path = Path(path)
+    plots = {path.with_name(path.stem + f.file): f.png() for f in doc.figures() if f.png()}
+    files = {path: markdown(doc, path.stem).encode("utf-8"), **plots}
+    if not overwrite:
+        _files.refuse_existing(*files)
+    for p, data in files.items():
+        if overwrite:
+            p.write_bytes(data)
+        else:
+            _files.create_exclusive(p, data)
+    return list(files)
+
+
 # The formats that render a whole document to one text. The terminal
 # (``text``) renders onto a rich console instead, and a Markdown file may
-# write its plots beside it (``nnbench.report.run.write_document``).
+# write its plots beside it (``write_markdown_file``).
 RENDERERS = {"md": markdown, "html": html, "json": json_text}
 FORMATS = ("text", *RENDERERS)  # every ``--format`` choice

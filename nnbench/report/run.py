@@ -20,7 +20,7 @@ from nnbench.report import plotting as _plotting
 from nnbench.report import render as _render
 from nnbench.report import scaling as _scaling
 from nnbench.report import summary as _summary
-from nnbench.report.document import BAD, DIM, WARN, Bullets, Document, Figure, Note, Section, Table
+from nnbench.report.document import BAD, DIM, WARN, Bullets, Document, Note, Section, Table
 from nnbench.report.tables import (  # noqa: F401 - re-exported: the CLI and tests read them here
     OVERHEAD_COLUMNS,
     STYLE_ORDER,
@@ -193,40 +193,24 @@ def json_report(runs: Runs, devices: bool | None = None) -> str:
     return _render.json_text(document(runs, devices))
 
 
-def report_paths(path: Path, n_runs: int = 1) -> list[Path]:
+def report_paths(path: Path, n_runs: int = 1, devices: bool = False) -> list[Path]:
     """Every file a Markdown report at ``path`` over ``n_runs`` runs may write
-    (whether or not each plot turns out to have data): checked before writing.
-    The cross-device plot is ``devices.plot_path``'s."""
+    (whether or not each plot turns out to have data), the cross-device plot
+    with ``devices``: checked before writing."""
     path = Path(path)
     tags = [""] if n_runs == 1 else [f".{i + 1}" for i in range(n_runs)]
     plots = [path.with_name(path.stem + s.file.format(run=t)) for t in tags for s in _plotting.specs("run")]
-    return [path, *plots, *(path.with_name(path.stem + s.file.format(run="")) for s in _plotting.specs("records"))]
-
-
-def write_document(path: Path, doc: Document, overwrite: bool = False) -> list[Path]:
-    """Write ``doc`` as Markdown at ``path`` and each plot that has data
-    beside it (``<stem><figure.file>``); returns what was written.
-
-    Unless ``overwrite``, nothing is written if any of the files exists
-    (``FileExistsError``) and each is created exclusively.
-    """
-    path = Path(path)
-    figures: list[Figure] = doc.figures()
-    plots = {path.with_name(path.stem + f.file): f.png() for f in figures if f.png()}
-    files = {path: _render.markdown(doc, path.stem).encode("utf-8"), **plots}
-    if not overwrite:
-        for p in files:
-            if p.exists():
-                raise FileExistsError(f"{p}: already exists; refusing to overwrite it")
-    for p, data in files.items():
-        with open(p, "wb" if overwrite else "xb") as f:
-            f.write(data)
-    return list(files)
+    once = ("records", "runs") if devices else ("records",)
+    return [
+        path,
+        *plots,
+        *(path.with_name(path.stem + s.file.format(run="")) for sc in once for s in _plotting.specs(sc)),
+    ]
 
 
 def write_markdown(path: Path, runs: Runs, overwrite: bool = False, devices: bool = False) -> list[Path]:
-    """``write_document`` of the runs' report (with the cross-device section when ``devices``)."""
-    return write_document(path, document(runs, devices), overwrite)
+    """``render.write_markdown_file`` of the runs' report (with the cross-device section when ``devices``)."""
+    return _render.write_markdown_file(path, document(runs, devices), overwrite)
 
 
 def print_report(runs: Runs, console) -> None:
