@@ -15,7 +15,7 @@ from nnbench.cli.common import (
     BadInput,
     add_filters,
     add_format,
-    memory_size,
+    add_worker_limits,
     positive,
     select,
 )
@@ -76,17 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "(default time 3: see README, A/B on a noisy machine)"
         ),
     )
-    p.add_argument(
-        "--timeout",
-        type=positive(float, 7 * 86400),
-        default=_AB.run.timeout,
-        help=f"per-case time limit in seconds (default {_AB.run.timeout:g})",
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=memory_size,
-        help="each worker may grow its address space by this much past its imports (e.g. 2G)",
-    )
+    add_worker_limits(p)
     p.add_argument(
         "--out",
         default="ab",

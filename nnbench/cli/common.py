@@ -126,6 +126,24 @@ def add_format(p: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS, h
 FILTERS = ("suite", "layer", "style", "mode", "size", "dtype")
 
 
+def add_worker_limits(p: argparse.ArgumentParser) -> None:
+    """``--timeout`` and ``--memory-limit``: what each worker process may spend (``run`` and ``ab``)."""
+    from nnbench.run.options import RunOptions
+
+    timeout = RunOptions().timeout
+    p.add_argument(
+        "--timeout",
+        type=positive(float, 7 * 86400),
+        default=timeout,
+        help=f"per-case time limit in seconds (default {timeout:g})",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=memory_size,
+        help="each worker may grow its address space by this much past its imports (e.g. 2G)",
+    )
+
+
 def add_shard(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard",

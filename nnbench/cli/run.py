@@ -23,8 +23,8 @@ from nnbench.cli.common import (
     Parser,
     add_filters,
     add_shard,
+    add_worker_limits,
     is_distributed,
-    memory_size,
     positive,
     refuse_empty,
     render_check,
@@ -56,12 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_shard(p)
     p.add_argument("--in-process", action="store_true", help="run cases in this process (debugging; no isolation)")
-    p.add_argument(
-        "--timeout",
-        type=positive(float, 7 * 86400),
-        default=_D.timeout,
-        help=f"per-case time limit in seconds (default {_D.timeout:g})",
-    )
+    add_worker_limits(p)
     p.add_argument(
         "--budget",
         type=positive(float, 86400),
@@ -95,11 +90,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "untimed calls, every case of a worker in turn, for S seconds after the last compile before warm-up "
             f"(default {_D.settle:g})"
         ),
-    )
-    p.add_argument(
-        "--memory-limit",
-        type=memory_size,
-        help="each worker may grow its address space by this much past its imports (e.g. 2G)",
     )
     p.add_argument(
         "--profile",
