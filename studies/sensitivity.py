@@ -112,7 +112,9 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
             _checkout(Path(tmp) / "base", BASE_ITERS, "baseline"),
             _checkout(Path(tmp) / "cand", round(BASE_ITERS * (1 + extra)), "candidate"),
         )
+        t0 = time.perf_counter()
         runs = _ab.run([case], sides, options)
+        wall = time.perf_counter() - t0
     (res,) = _compare.compare_runs(*runs, paired=True)["cases"]
     if "time" not in res["metrics"]:
         raise RuntimeError(f"ab trial failed: {res.get('note')}")
@@ -120,7 +122,7 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
     return {
         k: t.get(k)
         for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "pair_ratios", "verdict", "base", "cand")
-    } | {"n": [len(r["records"][0]["time"]["samples_s"]) for r in runs]}
+    } | {"n": [len(r["records"][0]["time"]["samples_s"]) for r in runs], "wall_s": wall}
 
 
 def rescore(trial: dict) -> dict:
@@ -164,9 +166,16 @@ def print_tables(trials: dict[str, list[dict]], default: float) -> None:
     """Ratio ranges per condition, then false-alarm and detection rates per threshold (Markdown)."""
     for cond, ts in trials.items():
         r = sorted(t["ratio"] for t in ts)
+        walls = [t["wall_s"] for t in ts if t.get("wall_s") is not None]
+        cost = (
+            f"; wall per comparison median {np.median(walls):.0f} s (max {max(walls):.0f} s), "
+            f"worker pairs median {np.median([t['pairs'] for t in ts]):g}"
+            if walls
+            else ""
+        )
         print(
             f"  {cond:5s} ratio median {r[len(r) // 2]:.3f}, range {r[0]:.3f} – {r[-1]:.3f}; "
-            f"samples/run ~{ts[0]['n'][0]}"
+            f"samples/run ~{ts[0]['n'][0]}{cost}"
         )
     names = {c: ("false alarms (A/A)" if c == "A/A" else f"detected {c}") for c in trials}
     print("\nthreshold | " + " | ".join(names.values()) + " | inconclusive " + ", ".join(trials))
@@ -203,13 +212,19 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds",
         type=int,
         default=_ab.ABOptions.rounds,
-        help=f"with --ab: alternating rounds per comparison (default {_ab.ABOptions.rounds}, as nnbench ab)",
+        help=f"with --ab: alternating rounds per worker pair (default {_ab.ABOptions.rounds}, as nnbench ab)",
     )
     ap.add_argument(
         "--pairs",
         type=int,
         default=_ab.ABOptions.pairs,
-        help=f"with --ab: worker pairs the rounds are spread over (default {_ab.ABOptions.pairs}, as nnbench ab)",
+        help=f"with --ab: worker pairs before the first verdict (default {_ab.ABOptions.pairs}, as nnbench ab)",
+    )
+    ap.add_argument(
+        "--max-pairs",
+        type=int,
+        default=_ab.ABOptions.max_pairs,
+        help=f"with --ab: pairs added until decided, at most this many (default {_ab.ABOptions.max_pairs})",
     )
     ap.add_argument("--only", help="comma-separated conditions to run (default: A/A,+3%%,+5%%,+10%%)")
     ap.add_argument(
@@ -236,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print_tables(trials, (_compare.AB_THRESHOLDS if meta["ab"] else _compare.Thresholds()).time)
         return 0
     policy = nnbench.TimingPolicy(budget_s=args.budget, target_ci=0.005, min_samples=10)
-    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs)
+    options = _ab.ABOptions(rounds=args.rounds, budget_s=args.budget, pairs=args.pairs, max_pairs=args.max_pairs)
     if args.out and Path(args.out).exists():
         ap.error(f"--out {args.out} exists; not overwriting it")
     default = (_compare.AB_THRESHOLDS if args.ab else _compare.Thresholds()).time
@@ -253,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             trials[cond].append(t)
             print(
                 f"  {cond:5s} {t['ratio']:.4f} [{t['ci_low']:.4f}, {t['ci_high']:.4f}] "
-                f"{verdict_at(t, default)} at {100 * default:g} %",
+                f"{verdict_at(t, default)} at {100 * default:g} %"
+                + (f", {t['pairs']} pairs, {t['wall_s']:.0f} s" if args.ab else ""),
                 file=sys.stderr,
                 flush=True,
             )
@@ -267,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ab": args.ab,
                         "rounds": args.rounds if args.ab else None,
                         "pairs": args.pairs if args.ab else None,
+                        "max_pairs": args.max_pairs if args.ab else None,
                         "reps": rep + 1,
                         "budget_s": args.budget,
                         "base_iters": BASE_ITERS,

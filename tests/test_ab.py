@@ -18,7 +18,7 @@ from nnbench.measure import timing as _timing
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = "tests/user_cases/ab.py:CASES"  # relative: each side imports its own copy
-FAST = ["--rounds", "12", "--budget", "0.2", "--pairs", "1"]
+FAST = ["--rounds", "12", "--budget", "0.2", "--pairs", "1", "--max-pairs", "1"]  # one pair, no more
 
 
 def _slower_checkout(root: Path, factor: int) -> Path:
@@ -74,37 +74,93 @@ def test_aa_same_checkout_runs_both_sides_in_rounds(tmp_path, capsys):
     )
     for run, side in ((base, "baseline"), (cand, "candidate")):
         (rec,) = run["records"]
-        assert rec["status"] == "ok" and rec["time"]["paired"] == {"side": side, "with": str(REPO), "rounds": 12}
+        assert rec["status"] == "ok" and rec["time"]["paired"] == {
+            "side": side,
+            "with": str(REPO),
+            "rounds": 12,
+            "pairs": 1,
+        }
         assert len(rec["time"]["round_ends"]) == 12 and rec["time"]["round_ends"][-1] == len(rec["time"]["samples_s"])
         assert rec["time"]["stop_reason"] == "rounds" and rec["compile"]["recompiles"] == 0
         assert [p["compile_s"] for p in rec["compile"]["per_process"]] == [rec["compile"]["compile_s"]]
         assert run["env"]["executable"] and run["ab"]["side"] == side
 
 
-def test_slower_candidate_regresses(tmp_path, capsys, monkeypatch):
+def test_slower_candidate_regresses_and_stops_adding_pairs_once_decided(tmp_path, capsys, monkeypatch):
     # The baseline is a Python executable this time: it runs in the current
     # directory, which holds this checkout.
     monkeypatch.chdir(REPO)
     cand = _slower_checkout(tmp_path / "cand", 3)
-    # Three worker pairs, one after the other: the pair is the unit.
-    code, result, (base, cand_run) = _ab(tmp_path, capsys, sys.executable, cand, "--pairs", "3")
+    # Sequential: from three worker pairs on (the pair is the unit) a pair is
+    # added only while the verdict is open; 3x the work is decided at the first look.
+    code, result, (base, cand_run) = _ab(tmp_path, capsys, sys.executable, cand, "--pairs", "3", "--max-pairs", "8")
     (case,) = result["cases"]
     assert code == 1 and result["regressions"] == 1 and case["verdict"] == "regressed"
     # 3x the loop, plus the same fixed dispatch cost per call on both sides
     time = case["metrics"]["time"]
-    assert time["ratio"] > 1.4 and time["ci_low"] > 1.2 and time["pairs"] == 3 and time["rounds"] == 12
+    assert time["ratio"] > 1.4 and time["ci_low"] > 1.2 and time["pairs"] == 3 and time["rounds"] == 36
     assert case["command"].startswith(
-        f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --pairs 3"
+        f"nnbench ab --baseline {sys.executable} --candidate {cand} --cases {CASES} --rounds 12 --budget 0.2 "
+        "--pairs 3 --max-pairs 8"
     )
-    assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable and base["ab"]["pairs"] == 3
-    assert "over 3 worker pair(s)" in result["method"] and "trimmed t interval over pairs" in result["method"]
+    assert base["ab"]["path"] is None and base["ab"]["python"] == sys.executable
+    assert (base["ab"]["pairs"], base["ab"]["max_pairs"], base["ab"]["rounds_per_pair"]) == (3, 8, 12)
+    assert "from 3 until every case's step-time verdict is decided, at most 8" in result["method"]
+    assert "trimmed t interval over pairs" in result["method"]
     for run in (base, cand_run):  # each side's three records merged into one
         t = run["records"][0]["time"]
-        assert (
-            t["process_ends"] == [4, 8, 12]
-            and len(t["round_ends"]) == 12
-            and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
-        )
+        assert t["paired"]["pairs"] == 3 and t["process_ends"] == [12, 24, 36]
+        assert len(t["round_ends"]) == 36 and t["round_ends"][-1] == len(t["samples_s"]) == t["n"]
+
+
+def _simulated_records(rng, pair_sd, true_ratio, pairs, rounds=40):
+    """Baseline and candidate records of ``pairs`` worker pairs: each pair
+    its own offset (log-normal, ``pair_sd``), each round 1 % noise."""
+    base, cand = {"samples_s": [], "round_ends": [], "process_ends": []}, None
+    cand = {k: [] for k in base}
+    for _ in range(pairs):
+        offset = true_ratio * math.exp(pair_sd * rng.standard_normal())
+        for side, f in ((base, 1.0), (cand, offset)):
+            for _ in range(rounds):
+                side["samples_s"] += list(1e-3 * f * (1 + 0.01 * rng.standard_normal(5)))
+                side["round_ends"].append(len(side["samples_s"]))
+            side["process_ends"].append(len(side["round_ends"]))
+    return [{"id": "sim", "case": "sim", "status": "ok", "time": t} for t in (base, cand)]
+
+
+@pytest.mark.parametrize("true_ratio, want", [(1.0, "unchanged"), (1.05, "regressed")])
+def test_sequential_looks_keep_the_error_rates(true_ratio, want):
+    # What ``nnbench ab`` does pair after pair: look from 3 pairs on, stop at
+    # the first decided verdict, at most 12 pairs. Against a known truth
+    # (pairs 1.5 % apart, the SD measured between real worker pairs here),
+    # the repeated looks must keep false alarms <= 5 % and detection of +5 % >= 95 %
+    # at ab's 3 % threshold, and decide most runs well before 12 pairs.
+    rng = np.random.default_rng(7)
+    th = _compare.AB_THRESHOLDS
+    verdicts, used = [], []
+    for _ in range(150):
+        full = _simulated_records(rng, 0.015, true_ratio, 12)
+        for k in range(3, 13):
+            base, cand = ({**r, "time": _first_pairs(r["time"], k)} for r in full)
+            ((done, _),) = _compare.time_decided([base], [cand], th)
+            if done or k == 12:
+                verdicts.append(_compare.compare_records(base, cand, th, paired=True)["metrics"]["time"]["verdict"])
+                used.append(k)
+                break
+    wrong = {1.0: ("regressed", "improved"), 1.05: ("unchanged", "improved")}[true_ratio]
+    assert sum(v in wrong for v in verdicts) / len(verdicts) <= 0.05
+    assert sum(v == want for v in verdicts) / len(verdicts) >= (0.95 if want == "regressed" else 0.8)
+    assert np.median(used) <= 8
+
+
+def _first_pairs(t, k):
+    rounds = t["process_ends"][k - 1]
+    n = t["round_ends"][rounds - 1]
+    return {
+        "samples_s": t["samples_s"][:n],
+        "round_ends": t["round_ends"][:rounds],
+        "process_ends": t["process_ends"][:k],
+    }
 
 
 def test_candidate_that_fails_is_a_regression(tmp_path, capsys):
@@ -281,10 +337,11 @@ def test_cli_defaults_are_the_options_defaults():
     from nnbench.run import ab as _ab
 
     args = build_parser().parse_args(["ab", "--baseline", ".", "--candidate", "."])
-    assert (args.rounds, args.budget, args.pairs) == (
+    assert (args.rounds, args.budget, args.pairs, args.max_pairs) == (
         _ab.ABOptions().rounds,
         _ab.ABOptions().budget_s,
         _ab.ABOptions().pairs,
+        _ab.ABOptions().max_pairs,
     )
 
 

@@ -113,15 +113,20 @@ def test_a_worker_reads_the_request_of_an_older_ab_parent():
 
 
 def test_ab_options_share_the_run_options():
-    options = ABOptions(rounds=20, pairs=2, run=RunOptions(timeout=30.0, memory_limit=2**30))
+    options = ABOptions(rounds=20, pairs=2, run=RunOptions(timeout=30.0, memory_limit=2**30), max_pairs=5)
     assert options.record() == {
-        "rounds": 20,
-        "budget_s": 12.0,
+        "rounds_per_pair": 20,
+        "budget_s_per_pair": 2.0,
         "seed": 0,
         "timeout_s": 30.0,
         "memory_limit": 2**30,
         "pairs": 2,
+        "max_pairs": 5,
     }
+    assert options.sequential and not ABOptions(pairs=4, max_pairs=4).sequential
+    assert ABOptions(pairs=4, max_pairs=None).most_pairs == 4
+    with pytest.raises(ValueError, match="max_pairs must be at least pairs"):
+        ABOptions(pairs=4, max_pairs=3)
 
 
 def test_list_lists_a_user_case_list(tmp_path, capsys):

@@ -47,14 +47,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--rounds",
         type=positive(int, 10**6),
         default=_AB.rounds,
-        help=f"alternating rounds per case group, over all pairs (default {_AB.rounds}; a verdict needs 10)",
+        help=f"alternating rounds per worker pair (default {_AB.rounds})",
     )
     p.add_argument(
         "--budget",
         type=positive(float, 86400),
         default=_AB.budget_s,
         help=(
-            "timing budget per case and side in seconds, spread over the rounds "
+            "timing seconds per case and side in each worker pair, spread over its rounds "
             f"(default {_AB.budget_s:g}, whatever the suite)"
         ),
     )
@@ -63,9 +63,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive(int, 1000),
         default=_AB.pairs,
         help=(
-            "spread the rounds over this many worker pairs, one after the other: two processes of the same code "
-            "differ by a few per cent, and from 3 pairs on the pair is the unit of the comparison "
-            f"(default {_AB.pairs})"
+            "worker pairs before the first verdict: two processes of the same code differ by a few per cent, "
+            f"so from 3 pairs on the pair is the unit of the comparison (default {_AB.pairs})"
+        ),
+    )
+    p.add_argument(
+        "--max-pairs",
+        type=positive(int, 1000),
+        default=_AB.max_pairs,
+        help=(
+            "then add one pair at a time until every case's step-time verdict is decided (regressed, improved "
+            f"or unchanged), at most this many pairs; equal to --pairs: exactly that many (default {_AB.max_pairs})"
         ),
     )
     p.add_argument("--seed", type=int, default=_AB.seed, help="seed of the sides' order in each round (default 0)")
@@ -93,8 +101,8 @@ def command(args) -> int:
     from nnbench.report import compare as _report_compare
     from nnbench.run import ab as _ab
 
-    if args.pairs > args.rounds:
-        raise BadInput(f"--pairs {args.pairs}: more pairs than --rounds {args.rounds}")
+    if args.max_pairs < args.pairs:
+        raise BadInput(f"--max-pairs {args.max_pairs}: fewer than --pairs {args.pairs}")
     can_make_dir(Path(args.out), f"--out {args.out}")  # known before the sides' handshakes
     try:
         thresholds = _compare.Thresholds.parse(args.threshold, _compare.AB_THRESHOLDS)
@@ -103,22 +111,29 @@ def command(args) -> int:
         raise BadInput(str(e)) from None
     cases = _select(args, sides[0])
     options = ABOptions(
-        args.rounds, args.budget, args.seed, args.pairs, run=RunOptions.from_args(args).replace(budget=None)
-    )  # the budget is budget_s, spread over the rounds
+        args.rounds,
+        args.budget,
+        args.seed,
+        args.pairs,
+        run=RunOptions.from_args(args).replace(budget=None),  # the budget is budget_s, spread over a pair's rounds
+        max_pairs=args.max_pairs,
+    )
     out_dir = Path(args.out)
     make_dir(out_dir, f"--out {args.out}")
     name = run_name("ab")
     outs = (claim(out_dir / f"{name}-baseline.json", args.out), claim(out_dir / f"{name}-candidate.json", args.out))
     err = Console(stderr=True, highlight=False)
     err.print(
-        f"nnbench ab: {len(cases)} cases, {options.rounds} rounds over {options.pairs} worker pair(s), "
-        f"{options.budget_s:g} s per case and side -> {outs[0]}, {outs[1]}",
+        f"nnbench ab: {len(cases)} cases, {options.rounds} rounds and {options.budget_s:g} s per case and side "
+        f"in each of {options.pairs}"
+        + (f"–{options.most_pairs} worker pairs (until decided)" if options.sequential else " worker pair(s)")
+        + f" -> {outs[0]}, {outs[1]}",
         markup=False,
         soft_wrap=True,
     )
     log = lambda line: err.print(f"nnbench ab: {line}", markup=False, soft_wrap=True)  # noqa: E731
     try:
-        base_run, cand_run = _ab.run(cases, sides, options, outs, sys.argv, log)
+        base_run, cand_run = _ab.run(cases, sides, options, outs, sys.argv, log, thresholds)
     except _ab.SideError as e:
         raise BadInput(str(e)) from None
     result = _compare.compare_runs(

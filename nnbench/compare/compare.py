@@ -256,6 +256,27 @@ def compare_records(
     return out
 
 
+def time_decided(
+    base: Sequence[dict[str, Any]], cand: Sequence[dict[str, Any]], thresholds: Thresholds
+) -> list[tuple[bool, str]]:
+    """Per case: whether its step-time verdict is decided (regressed,
+    improved or unchanged: ``nnbench ab`` stops adding worker pairs
+    when every cases is; a case that failed on either side has nothing
+    more to gain), and one line saying where it stands."""
+    out = []
+    for b, c in zip(base, cand, strict=True):
+        if b["status"] != "ok" or c["status"] != "ok":
+            out.append((True, f"{b['id']}: {b['status']}/{c['status']}"))
+            continue
+        t = compare_records(b, c, thresholds, paired=True)["metrics"].get("time")
+        if not t or t.get("ratio") is None:
+            out.append((False, f"{b['id']}: no ratio yet"))
+            continue
+        ci = f" [{t['ci_low']:.3f}, {t['ci_high']:.3f}]" if t.get("ci_low") is not None else ""
+        out.append((t["verdict"] != INCONCLUSIVE, f"{b['id']}: {t['ratio']:.3f}{ci} {t['verdict']}"))
+    return out
+
+
 def env_differences(base_env: dict[str, Any], cand_env: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """``(key, baseline value, candidate value)`` for every differing entry."""
     diffs = []

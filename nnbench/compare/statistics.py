@@ -384,8 +384,9 @@ def more_data(res: dict[str, Any], threshold: float) -> dict[str, Any]:
             }
         factor = pairs / res["pairs"]
         rounds = pairs * math.ceil(res["rounds"] / res["pairs"]) if res.get("rounds") else None
-        how = f"--pairs {pairs}" + (f" --rounds {rounds}" if rounds else "")
-        text = f"about {factor:.1f}× the worker pairs ({how}) would likely decide at {pct}"
+        text = (
+            f"about {factor:.1f}× the worker pairs (--pairs {pairs} --max-pairs {pairs}) would likely decide at {pct}"
+        )
         return out | {"factor": factor, "unit": "pairs", "count": pairs, "rounds": rounds, "text": text}
     factor = data_factor(res["ratio"], res["ci_low"], res["ci_high"], threshold)
     raised = res.get("threshold_used") is not None and res["threshold_used"] > threshold

@@ -14,9 +14,23 @@ from nnbench.layers.catalog import Entry as Entry
 from nnbench.layers.catalog import all_entries as all_entries
 from nnbench.layers.catalog import get as get
 from nnbench.layers.catalog import names as names
-from nnbench.layers.parity import ParityError as ParityError
-from nnbench.layers.parity import check_parity as check_parity
-from nnbench.layers.parity import parity_report as parity_report
-from nnbench.layers.styles import STYLES as STYLES
-from nnbench.layers.styles import Built as Built
-from nnbench.layers.styles import build as build
+
+# The styles and the parity check import Flax, Haiku and optax (half a second
+# and more): they load on first use, so a worker timing only user cases, or a
+# command that never builds a layer, does not pay for them.
+_LAZY = {
+    "ParityError": "parity",
+    "check_parity": "parity",
+    "parity_report": "parity",
+    "STYLES": "styles",
+    "Built": "styles",
+    "build": "styles",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"nnbench.layers.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -159,15 +159,19 @@ def run(
     outs: tuple[Path, Path] | None = None,
     argv: list[str] | None = None,
     log=None,
+    thresholds: _compare.Thresholds | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Time ``cases`` on both sides, interleaved; the two run dicts
     (baseline, candidate), each rewritten to its path in ``outs`` (already
-    claimed) after every group. ``log``: a callable for progress lines.
+    claimed) after every group. ``log``: a callable for progress lines;
+    ``thresholds``: what a sequential run's verdict is decided at (default
+    ``AB_THRESHOLDS``).
 
     Raises ``SideError`` when a side's nnbench samples on its own (it
     predates ``nnbench ab``).
     """
     options = options or ABOptions()
+    thresholds = thresholds or _compare.AB_THRESHOLDS
     _env.pin_matmul_precision()
     runs = [_results.new_run({}, argv=argv) for _ in sides]
     for data, side, other in zip(runs, sides, sides[::-1], strict=True):
@@ -185,16 +189,17 @@ def run(
     rng = random.Random(options.seed)
     for members in groups.values():
         if log:
+            how = f"up to {options.most_pairs}, until decided" if options.sequential else str(options.pairs)
             log(
-                f"{members[0].group} ({len(members)} cases): compiling on each side, "
+                f"{members[0].group} ({len(members)} cases): worker pairs ({how}), each compiling on both sides, "
                 f"then {options.rounds} alternating rounds"
             )
-        batches, envs, rounds = _group(members, sides, options, rng)
+        batches, envs, rounds, pairs = _group(members, sides, options, rng, thresholds, log)
         for i, (side, other) in enumerate(zip(sides, sides[::-1], strict=True)):
             _check_stepped(side, batches[i])
             for record in batches[i]:
                 if record["status"] == "ok":
-                    record["time"]["paired"] = {"side": side.role, "with": other.spec, "rounds": rounds}
+                    record["time"]["paired"] = {"side": side.role, "with": other.spec, "rounds": rounds, "pairs": pairs}
                 runs[i]["records"].append(record)
             runs[i]["env"] = runs[i]["env"] or envs[i] or {}
             _write(runs[i], outs, i)
@@ -210,42 +215,70 @@ def _write(data: dict[str, Any], outs: tuple[Path, Path] | None, i: int) -> None
         _results.write_atomic(outs[i], data)
 
 
-def _group(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
-    """One group on both sides: (records per side, env per side, rounds run)."""
+def _group(
+    members: Sequence[Case],
+    sides: tuple[Side, Side],
+    options: ABOptions,
+    rng: random.Random,
+    thresholds: _compare.Thresholds,
+    log=None,
+):
+    """One group on both sides, pair after pair: (records per side, env per
+    side, rounds run, pairs run). Sequential options stop adding pairs once
+    ``compare.time_decided`` says so, looking first after ``options.pairs`` pairs (and
+    never before ``MIN_PAIRS``, where the pair becomes the unit)."""
     per_pair, envs, total = [], [None, None], 0
-    for rounds in options.pair_rounds():
-        batches, pair_envs, ran = _pair(members, sides, options, rounds, rng)
+    first_look = max(options.pairs, _compare.MIN_PAIRS) if options.sequential else options.pairs
+    merged: list[list[dict[str, Any]]] = [[], []]
+    for k in range(1, options.most_pairs + 1):
+        batches, pair_envs, ran = _pair(members, sides, options, rng)
         per_pair.append(batches)
         envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
         total += ran
-    merged = [
-        [_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)
-    ]
-    return merged, envs, total
+        merged = [
+            [_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)
+        ]
+        if k < first_look:
+            continue
+        verdicts = _compare.time_decided(merged[0], merged[1], thresholds)
+        if log and options.sequential:
+            log(f"{members[0].group}: after {k} pair(s): " + "; ".join(text for _, text in verdicts))
+        if not options.sequential or all(done for done, _ in verdicts):
+            break
+    return merged, envs, total, len(per_pair)
 
 
-def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rounds: int, rng: random.Random):
-    """One worker per side, ``rounds`` alternating rounds: (records per side, env per side, rounds run)."""
+def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
+    """One worker per side, ``options.rounds`` alternating rounds: (records
+    per side, env per side, rounds run)."""
     policy = options.policy()
-    # One after the other, so one side's compile never overlaps the other's
-    # timing; both wait, warmed up, before round 1. Which side starts its
-    # worker first is drawn per pair.
+    # Both workers start at once and import their libraries side by side;
+    # then, one after the other, each prepares the group (compiles), so one
+    # side's compile never overlaps the other's; both wait, warmed up,
+    # before round 1. Which side prepares first is drawn per pair. (A
+    # side whose nnbench predates the gate prepares as soon as it imported.)
     first = rng.randrange(2)
     order = (first, 1 - first)
-    with SteppedWorker(members, policy, options.run, sides[order[0]].python, sides[order[0]].path) as a:
-        a.wait_sampling()
-        with SteppedWorker(members, policy, options.run, sides[order[1]].python, sides[order[1]].path) as b:
-            b.wait_sampling()
-            workers = [a, b] if first == 0 else [b, a]  # baseline, candidate
-            ran = 0
-            while ran < rounds and any(w.sampling for w in workers):
-                shuffled = workers[:]
-                rng.shuffle(shuffled)
-                for w in shuffled:
-                    w.step()
-                ran += 1
-            batches = [w.finish() for w in workers]
-            envs = [w.env() for w in workers]
+    with (
+        SteppedWorker(members, policy, options.run, sides[order[0]].python, sides[order[0]].path) as a,
+        SteppedWorker(members, policy, options.run, sides[order[1]].python, sides[order[1]].path) as b,
+    ):
+        for w in (a, b):
+            w.wait_ready()
+        for w in (a, b):
+            w.wait_sampling()
+        workers = [a, b] if first == 0 else [b, a]  # baseline, candidate
+        ran = 0
+        while ran < options.rounds and any(w.sampling for w in workers):
+            shuffled = workers[:]
+            rng.shuffle(shuffled)
+            for w in shuffled:
+                w.step()
+            ran += 1
+        for w in workers:
+            w.stop()
+        batches = [w.finish() for w in workers]
+        envs = [w.env() for w in workers]
     return batches, envs, ran
 
 
@@ -370,7 +403,8 @@ def command(case: Case, sides: tuple[Side, Side], options: ABOptions) -> str:
     seed = f" --seed {options.seed}" if options.seed else ""
     return (
         f"nnbench ab --baseline {shlex.quote(sides[0].spec)} --candidate {shlex.quote(sides[1].spec)} {selection} "
-        f"--rounds {options.rounds} --pairs {options.pairs} --budget {options.budget_s:g}{seed}"
+        f"--rounds {options.rounds} --budget {options.budget_s:g} --pairs {options.pairs} "
+        f"--max-pairs {options.most_pairs}{seed}"
     )
 
 
@@ -383,18 +417,25 @@ def annotate(
     for c in result["cases"]:
         if c["id"] in by_id:
             c["command"] = command(by_id[c["id"]], sides, options)
+    many = options.most_pairs >= _compare.MIN_PAIRS
+    how = (
+        f"worker pairs added one at a time from {max(options.pairs, _compare.MIN_PAIRS)} until every case's "
+        f"step-time verdict is decided, at most {options.most_pairs}"
+        if options.sequential
+        else f"{options.pairs} worker pair(s)"
+    )
     result["method"] = (
-        f"paired: baseline and candidate interleaved in {options.rounds} rounds "
-        f"over {options.pairs} worker pair(s) (seed {options.seed}); "
+        f"paired: baseline and candidate interleaved in {options.rounds} rounds per worker pair, {how} "
+        f"(seed {options.seed}); "
         + (
             "ratio = exp(20 % trimmed mean over pairs of each pair's median per-round log ratio), "
             "its 95 % trimmed t interval over pairs, Yuen's one-sample p"
-            if options.pairs >= _compare.MIN_PAIRS
+            if many
             else "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
         )
         + (
             "; compile stages: each pair's cold compiles, the same trimmed t over pairs"
-            if options.pairs >= _compare.MIN_PAIRS
+            if many
             else (
                 "; compile stages: one cold compile per side and pair, untested "
                 f"(a test needs {_compare.MIN_PAIRS} pairs)"

@@ -156,21 +156,36 @@ class RunOptions:
 
 @dataclasses.dataclass(frozen=True)
 class ABOptions:
-    """Rounds per case group (over all pairs), timing budget per case
-    (seconds, per side), the order's seed, how many worker pairs the rounds
-    are spread over, and ``run``: what ``nnbench ab`` shares with ``nnbench
-    run`` (the selection, the workers' ``timeout`` and ``memory_limit``),
-    handed whole to each side's workers."""
+    """How ``nnbench ab`` samples one case group: ``rounds`` alternating
+    rounds and ``budget_s`` seconds of timing per case and side in each
+    worker pair, the order's ``seed``, and how many worker pairs: at least
+    ``pairs``, then one more at a time until the step-time verdict of every
+    case is decided or ``max_pairs`` ran (sequential: ``max_pairs ==
+    pairs`` runs exactly that many). ``run``: what ``nnbench ab`` shares
+    with ``nnbench run`` (the selection, the workers' ``timeout`` and
+    ``memory_limit``), handed whole to each side's workers."""
 
-    rounds: int = 240
-    budget_s: float = 12.0
+    rounds: int = 40
+    budget_s: float = 2.0
     seed: int = 0
-    pairs: int = 6
+    pairs: int = 3
     run: RunOptions = RunOptions()
+    max_pairs: int | None = 12  # None: exactly ``pairs``
 
     def __post_init__(self):
-        if not 1 <= self.pairs <= self.rounds:
-            raise ValueError(f"pairs must be between 1 and the rounds ({self.rounds})")
+        if self.rounds < 1 or self.pairs < 1:
+            raise ValueError("rounds and pairs must be at least 1")
+        if self.max_pairs is not None and self.max_pairs < self.pairs:
+            raise ValueError(f"max_pairs must be at least pairs ({self.pairs})")
+
+    @property
+    def most_pairs(self) -> int:
+        return self.pairs if self.max_pairs is None else self.max_pairs
+
+    @property
+    def sequential(self) -> bool:
+        """Whether pairs are added until the verdict is decided."""
+        return self.most_pairs > self.pairs
 
     @property
     def timeout_s(self) -> float:
@@ -183,25 +198,22 @@ class ABOptions:
     def record(self) -> dict[str, Any]:
         """The settings a run file's ``ab`` block records."""
         return {
-            "rounds": self.rounds,
-            "budget_s": self.budget_s,
+            "rounds_per_pair": self.rounds,
+            "budget_s_per_pair": self.budget_s,
             "seed": self.seed,
             "timeout_s": self.timeout_s,
             "memory_limit": self.memory_limit,
             "pairs": self.pairs,
+            "max_pairs": self.most_pairs,
         }
 
     def policy(self) -> TimingPolicy:
-        """Blocks sized so ``rounds`` rounds take about ``budget_s`` per case."""
+        """Blocks sized so a pair's ``rounds`` rounds take about ``budget_s`` per case."""
         from nnbench.measure.timing import TimingPolicy
 
         return TimingPolicy(
             budget_s=self.budget_s, block_s=self.budget_s / self.rounds, seed=self.seed, max_samples=10**7
         )  # rounds, not a sample cap, end sampling
-
-    def pair_rounds(self) -> list[int]:
-        """Rounds each pair runs: ``rounds`` spread as evenly as they go."""
-        return [self.rounds // self.pairs + (i < self.rounds % self.pairs) for i in range(self.pairs)]
 
 
 def profile_dir(run_file: str | Path) -> Path:

@@ -156,6 +156,10 @@ def _spawn(
     request = {**_request(cases, policy, options, task), "out": out_path}
     # A side's nnbench may predate RunOptions: its worker reads this flat dict instead.
     request["options"] = {"memory_limit": options.memory_limit, "stepped": task.stepped, "env_out": task.env_out}
+    # A stepped worker waits for "go" once it is ready (imports done): an ab
+    # pair's two workers import at once and then compile one after the other.
+    # A side whose nnbench predates the gate ignores the key and says plain "ready".
+    request["gate"] = task.stepped
     request_path = os.path.join(tmp, "request.json")
     with open(request_path, "w") as f:
         json.dump(request, f)
@@ -218,6 +222,7 @@ class _Lines:
     def __init__(self, proc: subprocess.Popen):
         self.fd = proc.stdout.fileno()
         self.buf = b""
+        self.last = ""  # the line the last successful ``wait_for`` matched
 
     def wait_for(self, prefix: str, timeout_s: float) -> bool | None:
         """Skip lines until one starts with ``prefix``: True; False if stdout
@@ -230,6 +235,7 @@ class _Lines:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
                 if line.startswith(want):
+                    self.last = line.decode(errors="replace")
                     return True
             left = deadline - time.monotonic()
             if left <= 0:

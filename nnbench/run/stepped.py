@@ -52,6 +52,8 @@ class SteppedWorker:
         self.t0 = time.perf_counter()
         self.fault: str | None = None  # a timeout message, once one happened
         self.sampling = False
+        self._ready: bool | None = None  # whether it finished importing (None: not asked yet)
+        self.gated = False
 
     def __enter__(self) -> SteppedWorker:
         return self
@@ -67,24 +69,47 @@ class SteppedWorker:
                 pass
         self._tmp.cleanup()
 
+    def wait_ready(self) -> bool:
+        """Wait until the worker has imported its libraries: True; False when
+        it ended or timed out first (``finish`` tells). A worker that says
+        ``ready gated`` then waits for ``go`` (``wait_sampling`` sends it)
+        before it prepares anything; one whose nnbench predates the gate goes
+        straight on."""
+        if self._ready is None:
+            got = self.lines.wait_for("ready", STARTUP_TIMEOUT_S)
+            if got is None:
+                self._timed_out("start")
+            self._ready = bool(got)
+            self.gated = self._ready and self.lines.last.split()[1:] == ["gated"]
+        return self._ready
+
     def wait_sampling(self) -> bool:
-        """Wait until the worker is ready to sample: True; False when it
-        ended first (nothing to time, or it died; ``finish`` tells)."""
-        started = self.lines.wait_for("ready", STARTUP_TIMEOUT_S)
-        got = self.lines.wait_for("sampling", self.timeout_s * len(self.cases)) if started else started
+        """Let the worker prepare its group (``go`` to a gated one) and wait
+        until it is ready to sample: True; False when it ended first
+        (nothing to time, or it died; ``finish`` tells)."""
+        if not self.wait_ready():
+            return False
+        if self.gated and not self._send("go"):
+            return False
+        got = self.lines.wait_for("sampling", self.timeout_s * len(self.cases))
         if got is None:
-            self._timed_out("start" if started is None else "run")
+            self._timed_out("run")
         self.sampling = bool(got)
         return self.sampling
+
+    def _send(self, line: str) -> bool:
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return False
+        return True
 
     def step(self) -> bool:
         """One round of every lane: True when done, False when the worker ended."""
         if not self.sampling:
             return False
-        try:
-            self.proc.stdin.write("round\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        if not self._send("round"):
             self.sampling = False
             return False
         got = self.lines.wait_for("done", self.timeout_s)
@@ -93,14 +118,20 @@ class SteppedWorker:
         self.sampling = bool(got)
         return self.sampling
 
-    def finish(self) -> list[dict[str, Any]]:
-        """Stop sampling, let the worker write its records, return them."""
-        if self.fault is None:
+    def stop(self) -> None:
+        """Tell the worker to stop sampling and write its records (``finish``
+        collects them): both sides of a pair stop at once."""
+        if self.fault is None and not self.proc.stdin.closed:
             try:
                 self.proc.stdin.write("stop\n")
                 self.proc.stdin.close()
             except (BrokenPipeError, OSError):
                 pass
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Stop sampling, let the worker write its records, return them."""
+        if self.fault is None:
+            self.stop()
             try:
                 self.proc.wait(timeout=self.timeout_s * len(self.cases))
             except subprocess.TimeoutExpired:
