@@ -451,7 +451,8 @@ def test_compile_advice_names_pairs_that_decide():
     results = [_compare.compile_test(*draw(6), 0.25) for _ in range(12)]
     advised = [r["more_data"] for r in results if r["verdict"] == "inconclusive" and r["more_data"]["count"]]
     assert len(advised) >= 6 and all(
-        a["unit"] == "pairs" and a["count"] > 6 and f"(--pairs {a['count']})" in a["text"] for a in advised
+        a["unit"] == "pairs" and a["count"] > 6 and f"(--pairs {a['count']} --max-pairs {a['count']})" in a["text"]
+        for a in advised
     )
     verdicts = [_compare.compile_test(*draw(a["count"]), 0.25)["verdict"] for a in advised]
     assert sum(v == "unchanged" for v in verdicts) >= 0.7 * len(verdicts)
