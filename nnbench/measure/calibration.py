@@ -93,6 +93,31 @@ def _rate(probe: dict[str, Any], work: float, name: str) -> dict[str, Any]:
     return {**probe, name: work / probe["median_s"], "ci": [work / probe["ci_high_s"], work / probe["ci_low_s"]]}
 
 
+def probe_policy(quick: bool = False):
+    """The timing policy of every probe (``_sizes``' budget per probe)."""
+    import jax
+
+    from nnbench.measure.timing import TimingPolicy
+
+    budget = _sizes(jax.default_backend(), quick)["budget_s"]
+    return TimingPolicy(min_samples=10, budget_s=budget, warmup_budget_s=budget / 2, settle_s=0.1, target_ci=0.01)
+
+
+def matmul_probe(n: int, dtype: str, policy) -> dict[str, Any]:
+    """``a @ b`` of two ``n`` × ``n`` ``dtype`` matrices timed: FLOP/s with its
+    CI; ``{"n", "error"}`` when the backend cannot run the dtype."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32).astype(dtype)
+    try:
+        probe = _probe(jax.jit(jnp.matmul), (a, b), policy)
+    except Exception as e:  # noqa: BLE001 - a dtype the backend cannot run is recorded, not fatal
+        return {"n": n, "error": f"{type(e).__name__}: {e}"}
+    return {"n": n, **_rate(probe, probe["flops"], "flops_per_s")}
+
+
 def calibrate(quick: bool = False, dtypes: tuple[str, ...] = DTYPES) -> dict[str, Any]:
     """Run the three probes on the default device; a calibration dict
     (module docstring), not yet stored (``save``). ``quick``: small probes
@@ -101,26 +126,12 @@ def calibrate(quick: bool = False, dtypes: tuple[str, ...] = DTYPES) -> dict[str
     import jax.numpy as jnp
 
     from nnbench.measure import env as _env
-    from nnbench.measure.timing import TimingPolicy
 
     _env.pin_matmul_precision()  # as every run does
     started = time.perf_counter()
     size = _sizes(jax.default_backend(), quick)
-    policy = TimingPolicy(
-        min_samples=10, budget_s=size["budget_s"], warmup_budget_s=size["budget_s"] / 2, settle_s=0.1, target_ci=0.01
-    )
-    matmul: dict[str, Any] = {}
-    n = size["n"]
-    for dtype in dtypes:
-        a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32).astype(dtype)
-        b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32).astype(dtype)
-        try:
-            probe = _probe(jax.jit(jnp.matmul), (a, b), policy)
-        except Exception as e:  # noqa: BLE001 - a dtype the backend cannot run is recorded, not fatal
-            matmul[dtype] = {"n": n, "error": f"{type(e).__name__}: {e}"}
-            continue
-        matmul[dtype] = {"n": n, **_rate(probe, probe["flops"], "flops_per_s")}
-        del a, b
+    policy = probe_policy(quick)
+    matmul = {dtype: matmul_probe(size["n"], dtype, policy) for dtype in dtypes}
     x = jnp.zeros((size["elements"],), jnp.float32)
     probe = _probe(jax.jit(lambda v: v + 1), (x,), policy)
     bandwidth = {"elements": size["elements"], **_rate(probe, probe["bytes"], "bytes_per_s")}
