@@ -21,28 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def lines(cal: dict) -> list[str]:
-    """The calibration in a few lines: each figure's median with its 95 % CI."""
-    from nnbench.results.metrics import fmt_rate, fmt_time
+    """The calibration in a few lines: each figure's median with its 95 % CI (as reports give it)."""
+    from nnbench.report.roofline import calibration_lines
 
-    out = [f"calibration of {cal['key'].get('device_kind')} ({cal['key'].get('cpu_model')}), {cal.get('created')}"]
-    for dtype, m in (cal.get("matmul") or {}).items():
-        if "error" in m:
-            out.append(f"  matmul {dtype} {m['n']}²: not measured ({m['error']})")
-            continue
-        lo, hi = m["ci"]
-        out.append(
-            f"  matmul {dtype} {m['n']}²: {fmt_rate(m['flops_per_s'], 'FLOP/s')} "
-            f"[{fmt_rate(lo, 'FLOP/s')} – {fmt_rate(hi, 'FLOP/s')}]"
-        )
-    bw = cal["bandwidth"]
-    out.append(
-        f"  bandwidth (x + 1 over {bw['elements']} float32): {fmt_rate(bw['bytes_per_s'], 'B/s')} "
-        f"[{fmt_rate(bw['ci'][0], 'B/s')} – {fmt_rate(bw['ci'][1], 'B/s')}]"
-    )
-    fl = cal["dispatch_floor"]
-    out.append(
-        f"  dispatch floor (empty jitted call): {fmt_time(fl['s'])} [{fmt_time(fl['ci'][0])} – {fmt_time(fl['ci'][1])}]"
-    )
+    key = cal.get("key") or {}
+    out = [f"calibration of {key.get('device_kind')} ({key.get('cpu_model')}), {cal.get('created')}"]
+    out += [f"  {line}" for line in calibration_lines(cal)]
+    out += [f"  matmul {d}: not measured ({m['error']})" for d, m in (cal.get("matmul") or {}).items() if "error" in m]
     if cal.get("quick"):
         out.append(
             "  (quick mode: small probes; run nnbench calibrate without --quick for the figures runs should use)"
