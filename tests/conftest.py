@@ -7,6 +7,9 @@ import tempfile
 # Must happen before jax is imported anywhere.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# A user's stored calibration (nnbench calibrate) must not reach the tests: each
+# session gets an empty cache (tests that calibrate point it elsewhere again).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nnbench-test-cache-")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

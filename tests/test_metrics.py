@@ -49,7 +49,7 @@ def test_registry_is_consistent():
 def test_compare_and_history_show_what_they_showed_before():
     """The names compare results and history series carry (reports and JSON readers key on them)."""
     assert [m.name for m in metrics.shown_in(metrics.COMPARE)] == [
-        "time", "dispatch", "compile.trace_s", "compile.lower_s", "compile.compile_s",
+        "time", "dispatch", "compile.trace_s", "compile.lower_s", "compile.compile_s", "roofline.efficiency",
         "work.xla_flops", "work.xla_bytes_accessed", "compile.hlo_ops", "compile.jaxpr_eqns",
         "memory.compiled_argument_bytes", "memory.compiled_output_bytes", "memory.compiled_temp_bytes",
         "memory.compiled_peak_bytes", "params",
@@ -57,6 +57,7 @@ def test_compare_and_history_show_what_they_showed_before():
     assert [m.name for m in metrics.shown_in(metrics.HISTORY)] == [
         "time",
         "compile.total_s",
+        "roofline.efficiency",
         "work.xla_flops",
         "compile.hlo_ops",
         "memory.compiled_temp_bytes",

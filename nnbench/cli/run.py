@@ -106,6 +106,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PLATFORMS",
         help="also lower each case for these platforms (tpu,gpu,rocm,cpu): lowering time, StableHLO op count",
     )
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="first measure this machine's peaks if none are stored (nnbench calibrate; about 30 s): MFU and roofline",
+    )
     g = p.add_argument_group(
         "multi-process (jax.distributed; implies --in-process; unset values are auto-detected where JAX can)"
     )

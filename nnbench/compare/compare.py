@@ -241,7 +241,10 @@ def compare_records(
     for mt in kinds["single"]:
         a, b = mt.value(base), mt.value(cand)
         th = getattr(thresholds, mt.family)
-        tested = compile_test(_per_process(base, mt.path[-1]), _per_process(cand, mt.path[-1]), th) if paired else None
+        per_process = paired and mt.path[0] == "compile"  # merged ab records keep each process's compile stages
+        tested = (
+            compile_test(_per_process(base, mt.path[-1]), _per_process(cand, mt.path[-1]), th) if per_process else None
+        )
         if tested:
             m[mt.name] = dict(tested, kind="pairs", threshold=th)
         elif a is not None and b is not None:

@@ -3,8 +3,10 @@ asv's step detection (``asv.step_detect``), and whether the newest run sits
 in a regression.
 
 The metrics tracked are those ``nnbench.results.metrics`` declares for
-``HISTORY`` (lower is better for each); a series names its metric by the
-declaration's ``name``. Plain data in, plain data out; rendering lives in
+``HISTORY``; a series names its metric by the declaration's ``name``. asv's
+detection takes lower as better: a higher-is-better metric (roofline
+efficiency) is analysed as its reciprocal and reported back in its own
+values. Plain data in, plain data out; rendering lives in
 ``nnbench.report.compare``.
 """
 
@@ -34,7 +36,7 @@ def _value(rec: dict[str, Any] | None, metric: _metrics.Metric) -> float | None:
     return None if v is None else float(v)
 
 
-def analyse_series(values: Sequence[float | None], threshold: float) -> dict[str, Any]:
+def analyse_series(values: Sequence[float | None], threshold: float, lower_is_better: bool = True) -> dict[str, Any]:
     """Steps, change points and the current regression of one series.
 
     ``values``: one per run, oldest first, ``None`` where missing. Returns
@@ -43,8 +45,12 @@ def analyse_series(values: Sequence[float | None], threshold: float) -> dict[str
     the new step's first run, ``before``, ``after``, ``ratio``) and
     ``regression`` (``None`` unless the newest value sits above the best
     one: ``{"latest", "best", "jumps"}``, each jump naming the ``run`` index
-    where the worse level starts).
+    where the worse level starts). ``lower_is_better=False``: the series
+    is analysed as ``1 / value`` (positive values), reported as values.
     """
+    if not lower_is_better:
+        inverse = [None if v is None or v <= 0 else 1 / v for v in values]
+        return _inverted(analyse_series(inverse, threshold))
     from asv import step_detect
 
     y = [math.nan if v is None else v for v in values]
@@ -64,6 +70,23 @@ def analyse_series(values: Sequence[float | None], threshold: float) -> dict[str
         ]
         regression = {"latest": latest, "best": best, "jumps": jumps}
     return {"steps": [[s[0], s[1], s[2]] for s in steps], "changes": changes, "regression": regression}
+
+
+def _inverted(res: dict[str, Any]) -> dict[str, Any]:
+    """An ``analyse_series`` result over reciprocals, in the original values."""
+
+    def inv(v: float | None) -> float | None:
+        return None if v is None or v == 0 else 1 / v
+
+    changes = [
+        {**c, "before": inv(c["before"]), "after": inv(c["after"]), "ratio": inv(c["ratio"])} for c in res["changes"]
+    ]
+    regression = res["regression"]
+    if regression is not None:
+        jumps = [{**j, "before": inv(j["before"]), "best_after": inv(j["best_after"])} for j in regression["jumps"]]
+        regression = {"latest": inv(regression["latest"]), "best": inv(regression["best"]), "jumps": jumps}
+    steps = [[a, b, inv(v)] for a, b, v in res["steps"]]
+    return {"steps": steps, "changes": changes, "regression": regression}
 
 
 def history(runs: Sequence[tuple[str, dict[str, Any]]], threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
@@ -91,7 +114,7 @@ def history(runs: Sequence[tuple[str, dict[str, Any]]], threshold: float = DEFAU
             values = [_value(recs.get(cid), metric) for recs in by_run]
             if all(v is None for v in values):
                 continue
-            res = analyse_series(values, threshold)
+            res = analyse_series(values, threshold, metric.lower_is_better)
             series.append({"id": cid, "metric": metric.name, "values": values, "command": command, **res})
     return {
         "runs": [{"name": n, "started": r.get("started"), "commit": r["env"].get("git_commit")} for n, r in ordered],

@@ -33,7 +33,8 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -66,8 +67,12 @@ def _git_commit() -> str | None:
 
 
 def fingerprint() -> dict[str, Any]:
-    """Library versions, platform, devices, CPU, XLA flags, git commit, host."""
+    """Library versions, platform, devices, CPU, XLA flags, git commit, host,
+    and this machine's stored calibration (``nnbench calibrate``; None when
+    it has none)."""
     import jax
+
+    from nnbench.measure import calibration as _calibration
 
     devices = jax.devices()
     return {
@@ -79,11 +84,12 @@ def fingerprint() -> dict[str, Any]:
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
         "process_count": jax.process_count(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
         "x64": bool(jax.config.jax_enable_x64),
         "git_commit": _git_commit(),
         "host": socket.gethostname(),
+        "calibration": _calibration.current(),
     }

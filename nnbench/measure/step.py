@@ -13,7 +13,9 @@ from typing import Any
 import jax
 import numpy as np
 
+from nnbench.measure import calibration as _calibration
 from nnbench.measure import flops as _flops
+from nnbench.measure import roofline as _roofline
 from nnbench.measure import stages as _compile
 from nnbench.measure import stats as _stats
 from nnbench.measure.timing import Carry, Lane, TimingPolicy, fenced_call, run_rounds
@@ -236,10 +238,11 @@ def partial_record(p: Prepared) -> dict[str, Any]:
     figures), ``throughput.items_per_step`` and ``time.first_call_s``.
     ``finish`` completes it; the asv and pytest suites read their figures
     from it (``nnbench.results.metrics``)."""
+    work = _work(p)
     return {
         "compile": dict(p.compile_info),
         "time": {"first_call_s": p.first_call_s},
-        "work": _work(p),
+        "work": work,
         "memory": {
             **{f"compiled_{k}": v for k, v in p.memory.items()},
             "compiled_bytes": compiled_bytes(p.memory),
@@ -247,6 +250,7 @@ def partial_record(p: Prepared) -> dict[str, Any]:
             **p.runtime_memory,
         },
         "throughput": {"items_per_step": p.items_per_step},
+        "roofline": _ceilings(work),
     }
 
 
@@ -257,6 +261,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
     stats = _stats.summarize(lane.samples_s)
     part = partial_record(p)
     record = {
+        "roofline": part["roofline"],
         "status": "ok",
         "compile": dict(part["compile"], recompiles=lane.recompiles),
         "time": {
@@ -295,8 +300,23 @@ def _work(p: Prepared) -> dict[str, Any]:
     work["xla_loops"] = c.get("loops")
     work["xla_lower_bound"] = c.get("lower_bound", False)
     work["model_flops"] = p.model_flops
-    work["peak_flops_per_s"] = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
+    vendor = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
+    measured = _calibration.peak(_calibration.current(), p.dtype)
+    work["peak_flops_per_s"] = vendor if vendor is not None else measured
+    work["peak_source"] = "vendor" if vendor is not None else "measured" if measured is not None else None
+    work["measured_peak_flops_per_s"] = measured
     return work
+
+
+def _ceilings(work: dict[str, Any]) -> dict[str, Any]:
+    """A record's ``roofline`` before timing (``measure.roofline.ceilings``):
+    the vendor bandwidth of this device kind if known, else the calibrated
+    one; the calibrated dispatch floor."""
+    cal = _calibration.current()
+    vendor = _roofline.vendor_bandwidth(jax.devices()[0].device_kind)
+    measured = _calibration.bandwidth(cal)
+    source = "vendor" if vendor is not None else "measured" if measured is not None else None
+    return _roofline.ceilings(work, vendor or measured, source, _calibration.dispatch_floor(cal))
 
 
 def set_rates(record: dict[str, Any]) -> None:
@@ -325,6 +345,8 @@ def set_rates(record: dict[str, Any]) -> None:
         hfu=_flops.utilisation(hw_total, median, peak, n),
     )
     tp["items_per_s"] = tp["items_per_step"] / median if tp["items_per_step"] and median > 0 else None
+    if isinstance(record.get("roofline"), dict):  # records from before the roofline have none
+        _roofline.set_times(record["roofline"], median, (record.get("dispatch") or {}).get("median"))
 
 
 # A cold compile's stage seconds, kept per process by merge_processes: the
@@ -350,6 +372,8 @@ def merge_processes(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             return r
     out = {**records[0], "time": dict(records[0]["time"]), "dispatch": dict(records[0]["dispatch"])}
     out["work"], out["throughput"] = dict(out["work"]), dict(out["throughput"])
+    if isinstance(out.get("roofline"), dict):
+        out["roofline"] = dict(out["roofline"])
     samples, dispatch, ends, process_ends = [], [], [], []
     for r in records:
         ends += [len(samples) + e for e in r["time"]["round_ends"]]

@@ -12,6 +12,17 @@ from nnbench.report import render as _render
 from nnbench.report.document import BAD, GOOD, Bullets, Cell, Document, Note, Section, Table
 from nnbench.report.tables import metric_value
 from nnbench.results import escape as _escape
+from nnbench.results import metrics as _metrics
+
+WORSE = ("slower/bigger", "lower (worse)")  # the direction texts a reader must look at
+
+
+def _direction(metric: str, ratio: float) -> str:
+    """A change's direction in words; a higher-is-better metric (roofline efficiency) says worse when it falls."""
+    higher_better = any(m.name == metric and m.lower_is_better is False for m in _metrics.METRICS)
+    if higher_better:
+        return "lower (worse)" if ratio < 1 else "higher (better)"
+    return "slower/bigger" if ratio > 1 else "faster/smaller"
 
 
 def _hist_value(metric: str, v: float | None) -> str:
@@ -33,7 +44,7 @@ def history_rows(result: dict[str, Any]) -> list[dict[str, str]]:
                         f"{_hist_value(s['metric'], c['before'])} → "
                         f"{_hist_value(s['metric'], c['after'])} ×{c['ratio']:.3f}"
                     ),
-                    "direction": "slower/bigger" if c["ratio"] > 1 else "faster/smaller",
+                    "direction": _direction(s["metric"], c["ratio"]),
                 }
             )
     return rows
@@ -72,7 +83,7 @@ def history_document(result: dict[str, Any]) -> Document:
         body = [
             [
                 *(r[c] for c in HISTORY_COLUMNS[:-1]),
-                Cell.of(r["direction"], BAD if r["direction"].startswith("slower") else GOOD),
+                Cell.of(r["direction"], BAD if r["direction"] in WORSE else GOOD),
             ]
             for r in rows
         ]

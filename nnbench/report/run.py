@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from nnbench.report import devices as _devices
-from nnbench.report import plots as _run_plots
+from nnbench.report import plots as _run_plots  # noqa: F401 - registers the run plots (before roofline.py's)
 from nnbench.report import plotting as _plotting
 from nnbench.report import render as _render
+from nnbench.report import roofline as _roofline
 from nnbench.report import scaling as _scaling
 from nnbench.report import summary as _summary
 from nnbench.report.document import BAD, DIM, WARN, Bullets, Document, Note, Section, Table
@@ -46,7 +47,7 @@ from nnbench.report.tables import (  # noqa: F401 - re-exported: the CLI and tes
 TITLE = "nnbench report"
 Runs = Sequence[tuple[str, dict[str, Any]]]
 SCALING_TITLE = _scaling.TITLE
-PLOT_KEYS = _run_plots.PLOT_KEYS
+PLOT_KEYS = tuple(s.key for s in _plotting.specs("run"))  # the run plots of plots.py and roofline.py
 
 
 # --- sections of one run ---
@@ -136,9 +137,11 @@ def same_program_section(records: Sequence[dict[str, Any]]) -> Section | None:
     )
 
 
-def run_sections(run: dict[str, Any], name: str | None = None, number: int | None = None) -> list[Section]:
+def run_sections(
+    run: dict[str, Any], name: str | None = None, number: int | None = None, lower_for: Sequence[str] = ()
+) -> list[Section]:
     """Every section of one run, in report order; ``number`` (from 1) names its plot files when a report
-    holds several runs."""
+    holds several runs; ``lower_for``: accelerators (``measure.roofline.ACCELERATORS``) to bound each case on."""
     records = run["records"]
     sections = [
         _head(run, name),
@@ -146,6 +149,7 @@ def run_sections(run: dict[str, Any], name: str | None = None, number: int | Non
         _step_section(records),
         _scaling.section(records),
         _cases_section(run),
+        _roofline.section(run, lower_for),
         _overhead_section(records),
         same_program_section(records),
         Section("plots", list(_plotting.figures("run", records, number)), level=3),
@@ -153,14 +157,14 @@ def run_sections(run: dict[str, Any], name: str | None = None, number: int | Non
     return [s for s in sections if s is not None]
 
 
-def document(runs: Runs, devices: bool | None = None) -> Document:
+def document(runs: Runs, devices: bool | None = None, lower_for: Sequence[str] = ()) -> Document:
     """The report of ``runs`` (``[(name, run)]``): each run's sections, the
     scaling plot over all their records, and, with ``devices`` (default:
     when the runs come from more than one device kind), the cross-device
-    section."""
+    section; ``lower_for``: accelerators each case is bounded on."""
     sections = []
     for i, (name, run) in enumerate(runs):
-        sections += run_sections(run, name, i + 1 if len(runs) > 1 else None)
+        sections += run_sections(run, name, i + 1 if len(runs) > 1 else None, lower_for)
     every = [r for _, run in runs for r in run["records"]]
     if _scaling.rows(every):  # sharded records: the scaling plot over all runs
         sections.append(Section("", list(_plotting.figures("records", every))))
@@ -208,24 +212,28 @@ def report_paths(path: Path, n_runs: int = 1, devices: bool = False) -> list[Pat
     ]
 
 
-def write_markdown(path: Path, runs: Runs, overwrite: bool = False, devices: bool = False) -> list[Path]:
+def write_markdown(
+    path: Path, runs: Runs, overwrite: bool = False, devices: bool = False, lower_for: Sequence[str] = ()
+) -> list[Path]:
     """``render.write_markdown_file`` of the runs' report (with the cross-device section when ``devices``)."""
-    return _render.write_markdown_file(path, document(runs, devices), overwrite)
+    return _render.write_markdown_file(path, document(runs, devices, lower_for), overwrite)
 
 
-def print_report(runs: Runs, console) -> None:
+def print_report(runs: Runs, console, lower_for: Sequence[str] = ()) -> None:
     """The whole report on a rich console: each run under its name, then the
     cross-device section where the runs span device kinds."""
     sections = [
-        s for i, (name, run) in enumerate(runs) for s in run_sections(run, name, i + 1 if len(runs) > 1 else None)
+        s
+        for i, (name, run) in enumerate(runs)
+        for s in run_sections(run, name, i + 1 if len(runs) > 1 else None, lower_for)
     ]
     if _devices.is_cross_device(runs):
         sections.append(_devices.section(runs))
     _render.terminal(Document(TITLE, sections), console)
 
 
-def report_text(runs: Runs, fmt: str) -> str:
+def report_text(runs: Runs, fmt: str, lower_for: Sequence[str] = ()) -> str:
     """The whole report (cross-device section included where the runs span
     device kinds) as ``md`` (plots left out: use ``write_markdown`` for a
     file with its plots), ``html`` (plots embedded) or ``json``."""
-    return _render.RENDERERS[fmt](document(runs))
+    return _render.RENDERERS[fmt](document(runs, lower_for=lower_for))

@@ -121,13 +121,25 @@ def cell_text(cell: dict[str, Any] | None) -> str:
 def _mfu_text(r: dict[str, Any]) -> str:
     work = r.get("work") or {}
     if work.get("mfu") is not None:
-        return _metrics.get("work.mfu").format(work["mfu"])
+        measured = " (measured peak)" if work.get("peak_source") == "measured" else ""
+        return _metrics.get("work.mfu").format(work["mfu"]) + measured
     if work.get("peak_flops_per_s") is None:
         return "n/a"
     return "–"
 
 
-TERMINAL_COLUMNS = ("case", "step (median)", "±CI", "dispatch ±CI", "compile cold→warm", "MFU")
+TERMINAL_COLUMNS = ("case", "step (median)", "±CI", "dispatch ±CI", "compile cold→warm", "MFU", "bound")
+
+
+def bound_text(record: dict[str, Any]) -> str:
+    """``memory 43 %``: a record's bound and roofline efficiency
+    (``nnbench.measure.roofline``); ``n/a`` where unknown (not calibrated,
+    or a record from before the roofline)."""
+    r = (record.get("roofline") or {}) if record.get("status") == "ok" else {}
+    if not r.get("bound"):
+        return "n/a"
+    eff = r.get("efficiency")
+    return r["bound"] + (f" {100 * eff:.0f} %" if eff is not None else "")
 
 
 def _ci_text(summary: dict[str, Any]) -> str:
@@ -179,6 +191,7 @@ def detail_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                 "HLO ops": str(c["hlo_ops"]),
                 "GFLOP/s": f"{w['achieved_flops_per_s'] / 1e9:.2f}" if w.get("achieved_flops_per_s") else "–",
                 "MFU": _mfu_text(r),
+                "bound": bound_text(r),
                 "HFU": _metrics.get("work.hfu").format(w["hfu"]) if w.get("hfu") is not None else "n/a",
                 "items/s": f"{r['throughput']['items_per_s']:.4g}" if r["throughput"].get("items_per_s") else "–",
                 "temp mem": _metrics.get("memory.compiled_temp_bytes").format(r["memory"].get("compiled_temp_bytes")),

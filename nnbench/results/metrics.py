@@ -153,10 +153,8 @@ class Metric:
             raise ValueError(f"metric {self.name!r}: unknown consumers {sorted(set(self.consumers) - set(CONSUMERS))}")
         if (self.kind == "sampled") != (self.samples is not None):
             raise ValueError(f"metric {self.name!r}: a sampled metric, and only one, names its samples' path")
-        if HISTORY in self.consumers and self.lower_is_better is not True:
-            raise ValueError(
-                f"metric {self.name!r}: history flags rises as regressions, so it tracks lower-is-better metrics only"
-            )
+        if HISTORY in self.consumers and self.lower_is_better is None:
+            raise ValueError(f"metric {self.name!r}: history needs a direction (lower_is_better True or False)")
         if COMPARE in self.consumers and (self.kind == "info" or self.family is None):
             raise ValueError(
                 f"metric {self.name!r}: compared metrics need a kind other than info and a threshold family"
@@ -259,6 +257,17 @@ METRICS: tuple[Metric, ...] = (
         flat="compile_total_s",
         asv="trace_lower_compile_seconds",
     ),
+    _m(
+        "roofline.efficiency",
+        "fraction",
+        "single",
+        "roofline efficiency",
+        COMPARE,
+        HISTORY,
+        family="time",
+        lower_is_better=False,
+        flat="roofline_efficiency",
+    ),
     # exact: deterministic
     _m("work.xla_flops", "FLOP", "exact", "XLA FLOPs", COMPARE, HISTORY, PYTEST, ASV, family="exact"),
     _m("work.xla_bytes_accessed", "B", "exact", "XLA bytes accessed", COMPARE, PYTEST, family="exact"),
@@ -290,6 +299,7 @@ METRICS: tuple[Metric, ...] = (
     _m("work.hw_flops_per_s", "FLOP/s", "info", "XLA FLOP/s", lower_is_better=False),
     _m("work.mfu", "fraction", "info", "MFU", PYTEST, lower_is_better=False),
     _m("work.hfu", "fraction", "info", "HFU", lower_is_better=False),
+    _m("roofline.time_s", "s", "info", "roofline time", lower_is_better=None, flat="roofline_time_s"),
     _m("throughput.items_per_step", "count", "info", "items/step", PYTEST, lower_is_better=None),
     _m("throughput.items_per_s", "items/s", "info", "items/s", lower_is_better=False),
     _m("memory.runtime_bytes", "B", "info", "runtime bytes"),

@@ -33,7 +33,7 @@ class OptionsError(ValueError):
 
 # Options added since run files began recording their request: a request
 # without one reads back with its default (the run it records had none).
-ADDED_LATER = ("max_samples", "settle", "shard")
+ADDED_LATER = ("max_samples", "settle", "shard", "calibrate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,8 @@ class RunOptions:
     (comma-separated platforms to also lower each case for). ``shard``
     (``"K/N"``): only the K-th of N deterministic parts of the selection,
     whole worker groups each (``nnbench merge`` joins the parts).
+    ``calibrate``: measure this machine's peaks first when none are stored
+    (``nnbench calibrate``), so the roofline has ceilings.
     """
 
     suite: str | None = None
@@ -77,6 +79,7 @@ class RunOptions:
     strategy: tuple[str, ...] | None = None
     scaling: tuple[str, ...] | None = None
     shard: str | None = None
+    calibrate: bool = False
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # a list given for a tuple field (from argparse): kept as a tuple

@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from nnbench.measure import calibration as _calibration
 from nnbench.measure import env as _env
 from nnbench.measure.step import current_rss_bytes
 from nnbench.measure.timing import TimingPolicy
@@ -56,6 +57,9 @@ def run(
     policy = policy or options.policy()
     console = console or Console(stderr=True)
     _env.pin_matmul_precision()
+    if options.calibrate and _calibration.current() is None:
+        console.print("nnbench: calibrating this machine (nnbench calibrate) ...", markup=False)
+        _calibration.save(_calibration.calibrate())
     if resume is None:
         data = _results.new_run(_env.fingerprint(), argv=argv, suite=options.suite)
         data["request"] = options.to_json()
