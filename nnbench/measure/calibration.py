@@ -71,11 +71,12 @@ def path_for(key: dict[str, Any]) -> Path:
     return cache_dir() / f"{digest}.json"
 
 
-def _probe(step, args: tuple, policy) -> dict[str, Any]:
-    """One probe timed by ``nnbench.measure``: its XLA counts and time summary."""
+def _probe(step, args: tuple, policy, carry=None) -> dict[str, Any]:
+    """One probe timed by ``nnbench.measure`` (``carry``: its outputs threaded
+    back in, for a donated argument): its XLA counts and time summary."""
     from nnbench.measure import step as _step
 
-    rec = _step.measure(step, *args, policy=policy)
+    rec = _step.measure(step, *args, carry=carry, policy=policy)
     t = rec["time"]
     return {
         "flops": rec["work"]["xla_flops"],
@@ -132,8 +133,12 @@ def calibrate(quick: bool = False, dtypes: tuple[str, ...] = DTYPES) -> dict[str
     size = _sizes(jax.default_backend(), quick)
     policy = probe_policy(quick)
     matmul = {dtype: matmul_probe(size["n"], dtype, policy) for dtype in dtypes}
+    # The streaming op writes over its input (donated, the output carried back
+    # in): a fresh output of this size is a fresh mapping from the OS on CPU,
+    # and its page faults, not the memory, would set the pace (4 GB/s here
+    # against 55 GB/s in place).
     x = jnp.zeros((size["elements"],), jnp.float32)
-    probe = _probe(jax.jit(lambda v: v + 1), (x,), policy)
+    probe = _probe(jax.jit(lambda v: v + 1, donate_argnums=0), (x,), policy, carry=lambda a, o: (o,))
     bandwidth = {"elements": size["elements"], **_rate(probe, probe["bytes"], "bytes_per_s")}
     del x
     tiny = jnp.zeros((1,), jnp.float32)
