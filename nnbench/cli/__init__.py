@@ -16,11 +16,11 @@ import contextlib
 import os
 import sys
 
-from nnbench.cli import ab, compare, env, history, listing, merge, profile, profile_diff, report, run
+from nnbench.cli import ab, bisect, compare, env, envs, history, listing, merge, profile, profile_diff, report, run
 from nnbench.cli.common import EXIT_BAD_INPUT, EXIT_PIPE, BadInput, Parser, refuse_empty
 from nnbench.results import escape as _escape
 
-VERBS = (listing, run, merge, report, compare, ab, history, env, profile, profile_diff)
+VERBS = (listing, run, merge, report, compare, ab, bisect, history, env, envs, profile, profile_diff)
 COMMANDS = {verb.NAME: verb.command for verb in VERBS}
 
 __all__ = ["COMMANDS", "VERBS", "BadInput", "build_parser", "main"]
