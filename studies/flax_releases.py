@@ -13,8 +13,9 @@ this checkout, the release pinned over its dependencies).
     python studies/flax_releases.py table     # studies/results/flax-releases.md, and the bisect command
 
 ``build`` pins jax and jaxlib to this interpreter's for the flax releases
-(falling back to what the resolver picks when a release needs another) and,
-for the jax releases, flax to this interpreter's (falling back likewise);
+(falling back to older jax releases, ``OLDER_JAX``, when a release does not
+import with it) and, for the jax releases, flax to this interpreter's
+(falling back to ``OLDER_FLAX`` likewise);
 ``studies/results/flax-releases-envs.json`` records what resolved and what
 did not install or import, and why. ``measure`` skips environments already
 measured (``studies/results/flax-releases/<label>.json``); ``--budget``
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,6 +47,11 @@ RUNS = RESULTS / "flax-releases"
 TABLE = RESULTS / "flax-releases.md"
 SELECTION = ["--layer", "mlp", "--size", "tiny", "--mode", "forward,train", "--dtype", "float32"]
 FLAX_FROM, JAX_FROM = "0.10.0", "0.6.0"
+# Tried in turn when a release does not import with this interpreter's jax
+# (flax 0.10.7 to 0.12.x import jax._src.core.mutable_array, which jax 0.10
+# dropped) or flax: the last patch of each older minor.
+OLDER_JAX = ("0.9.2", "0.8.3", "0.7.2", "0.6.2", "0.5.3")
+OLDER_FLAX = ("0.11.2", "0.10.7", "0.10.6")
 
 
 def _installed(name: str) -> str:
@@ -63,10 +70,10 @@ def plan() -> list[dict]:
         offered = [v for v in envs.index_versions(package) if not Version(v).is_prerelease]
         for v in sorted((v for v in offered if Version(v) >= Version(start)), key=Version):
             if package == "flax":
-                pins, loose = f"flax=={v},jax=={jax_v},jaxlib=={jax_v}", f"flax=={v}"
+                specs = [f"flax=={v},jax=={j},jaxlib=={j}" for j in (jax_v, *OLDER_JAX)]
             else:
-                pins, loose = f"jax=={v},jaxlib=={v},flax=={flax_v}", f"jax=={v},jaxlib=={v}"
-            out.append({"label": f"{package}-{v}", "package": package, "version": v, "specs": [pins, loose]})
+                specs = [f"jax=={v},jaxlib=={v},flax=={f}" for f in (flax_v, *OLDER_FLAX)]
+            out.append({"label": f"{package}-{v}", "package": package, "version": v, "specs": specs})
     return out
 
 
@@ -127,6 +134,7 @@ def table(args) -> None:
     styles = ["jax", "linen", "haiku", "nnx_split", "nnx", "nnx_tree", "nnx_cached", "nnx_partial"]
     lines = ["# MLP tiny float32 across releases: dispatch / step time (µs, median)", ""]
     biggest = None
+    flax_order = sorted((v["version"] for v in done.values() if v["package"] == "flax" and v["ok"]), key=Version)
     for package in ("flax", "jax"):
         labels = sorted(
             (k for k, v in done.items() if v["package"] == package), key=lambda k: Version(done[k]["version"])
@@ -157,34 +165,44 @@ def table(args) -> None:
                 nnx = recs.get(("nnx", "forward"))
                 if package == "flax" and mode == "forward" and nnx and nnx.get("dispatch"):
                     d = nnx["dispatch"]["median"]
-                    if prev is not None:
-                        change = abs(d / prev[1] - 1)
-                        if biggest is None or change > biggest[0]:
-                            biggest = (change, prev[0], item, d / prev[1], prev[2])
-                    prev = (item, d, v)
+                    if prev is not None and (biggest is None or abs(math.log(d / prev[1])) > biggest[0]):
+                        biggest = (abs(math.log(d / prev[1])), prev[0], item, d / prev[1], v)
+                    prev = (item, d)
             lines.append("")
     if biggest:
-        change, before, after, ratio, jax_v = biggest
-        pins = f"jax=={jax_v.get('jax')},jaxlib=={jax_v.get('jaxlib')}"
-        good, bad = before["version"], after["version"]
-        if ratio < 1:  # a speed-up: bisect it with the ends swapped in the metric's sense, as a regression of the older
-            note = "(a speed-up: the bisection looks for the first release that is not slower)"
-        else:
-            note = ""
-        lines += [
-            f"Largest change in `nnx.jit` forward dispatch between neighbouring flax releases measured: "
-            f"{before['version']} -> {after['version']} (x{ratio:.2f}) {note}",
-            "",
-            "```",
-            f"nnbench bisect --package flax {good} {bad} --with {pins} --layer mlp --size tiny --style nnx "
-            "--mode forward --metric dispatch --out reports/flax-bisect",
-            f"nnbench ab --baseline pip:flax=={good},{pins} --candidate pip:flax=={bad},{pins} "
-            "--layer mlp --size tiny --style nnx --mode forward --out reports/flax-ab",
-            "```",
-        ]
+        lines += bisect_lines(biggest, flax_order)
     TABLE.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[-6:]))
     print(f"wrote {TABLE}")
+
+
+def bisect_lines(biggest, order: list[str]) -> list[str]:
+    """The bisect and ab commands for the largest change between neighbouring
+    measured releases: the bisection spans one release more on each side, so
+    it has to find the release, not just confirm a pair."""
+    _, before, after, ratio, resolved = biggest
+    i, j = order.index(before["version"]), order.index(after["version"])
+    good, bad = order[max(i - 1, 0)], order[min(j + 1, len(order) - 1)]
+    pins = f"jax=={resolved.get('jax')},jaxlib=={resolved.get('jaxlib')}"
+    direction = "" if ratio > 1 else " --direction faster"
+    selection = "--layer mlp --size tiny --style nnx --mode forward"
+    out = [
+        f"Largest change in `nnx.jit` forward dispatch between neighbouring flax releases: "
+        f"{before['version']} -> {after['version']} (x{ratio:.2f}).",
+        "",
+        "```",
+    ]
+    if order.index(bad) - order.index(good) > 1:
+        out.append(
+            f"nnbench bisect --package flax {good} {bad} --with {pins} {selection} --metric dispatch{direction} "
+            "--out reports/flax-bisect"
+        )
+    out += [
+        f"nnbench ab --baseline pip:flax=={before['version']},{pins} --candidate pip:flax=={after['version']},{pins} "
+        f"{selection} --out reports/flax-ab",
+        "```",
+    ]
+    return out
 
 
 def main() -> None:
