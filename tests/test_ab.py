@@ -182,7 +182,7 @@ def test_candidate_that_fails_is_a_regression(tmp_path, capsys):
     "side, message",
     [
         ("nosuch", "no such file or directory"),
-        ("dir", "has no nnbench/"),
+        ("git:no-such-revision", "unknown revision"),
         ("file", "not executable"),
         ("script", "not a Python that can import nnbench"),
     ],
@@ -198,7 +198,7 @@ def test_bad_side_exits_2_with_one_line(tmp_path, capsys, side, message):
             "--baseline",
             str(REPO),
             "--candidate",
-            str(tmp_path / side),
+            side if side.startswith("git:") else str(tmp_path / side),
             "--cases",
             CASES,
             "--out",

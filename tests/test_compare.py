@@ -259,10 +259,25 @@ def test_history_names_the_first_run_of_a_regression_and_exits_1(tmp_path, capsy
     time_series = next(s for s in result["series"] if s["metric"] == "time")
     assert [c["run"] for c in time_series["changes"]] == [7]
     assert result["in_regression"] == ["mlp/jax/forward/tiny/float32 time"]
+    # runs carry their commit: the bisection between the last good and the first bad one is ready to paste
+    assert result["bisect"] == [f"nnbench bisect c6 c7 {time_series['command'].removeprefix('nnbench run ')}"]
     assert main(["history", d]) == 1
     out = capsys.readouterr().out
-    assert "night-07.json" in out and "in regression" in out
+    assert "night-07.json" in out and "in regression" in out and "nnbench bisect c6 c7" in out
     assert main(["history", d, "--no-fail"]) == 0
+
+
+def test_history_bisects_a_release_when_the_commit_is_the_same(tmp_path, capsys):
+    from nnbench.compare import history as _history
+
+    runs = [{"name": f"r{i}", "commit": "abc", "versions": {"jax": "0.10.2", "flax": f"0.12.{i}"}} for i in range(3)]
+    series = {
+        "metric": "time",
+        "command": "nnbench run --layer mlp",
+        "regression": {"jumps": [{"run": 2, "last_good_run": 1}]},
+    }
+    assert _history.bisect_command(runs, series) == "nnbench bisect --package flax 0.12.1 0.12.2 --layer mlp"
+    assert _history.bisect_command(runs, {**series, "metric": "compile.total_s"}) is None
 
 
 def test_history_recovered_series_exits_0_and_renders(tmp_path, capsys):

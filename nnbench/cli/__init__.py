@@ -16,11 +16,25 @@ import contextlib
 import os
 import sys
 
-from nnbench.cli import ab, calibrate, compare, env, history, listing, merge, profile, profile_diff, report, run
+from nnbench.cli import (
+    ab,
+    bisect,
+    calibrate,
+    compare,
+    env,
+    envs,
+    history,
+    listing,
+    merge,
+    profile,
+    profile_diff,
+    report,
+    run,
+)
 from nnbench.cli.common import EXIT_BAD_INPUT, EXIT_PIPE, BadInput, Parser, refuse_empty
 from nnbench.results import escape as _escape
 
-VERBS = (listing, run, merge, report, compare, ab, history, calibrate, env, profile, profile_diff)
+VERBS = (listing, run, merge, report, compare, ab, bisect, history, calibrate, env, envs, profile, profile_diff)
 COMMANDS = {verb.NAME: verb.command for verb in VERBS}
 
 __all__ = ["COMMANDS", "VERBS", "BadInput", "build_parser", "main"]

@@ -33,16 +33,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--baseline",
         required=True,
-        metavar="PY_OR_DIR",
-        help="a Python executable, or a checkout directory (run with it as cwd, first on PYTHONPATH)",
+        metavar="SIDE",
+        help=(
+            "a Python executable; a directory (a checkout of nnbench or a user's project: run with it as cwd, "
+            "first on PYTHONPATH); git:REV (that commit of --repo, in a cached worktree); or pip:REQ[,REQ...] "
+            "(a cached environment with those packages and this nnbench)"
+        ),
     )
-    p.add_argument("--candidate", required=True, metavar="PY_OR_DIR", help="the same, for the candidate")
+    p.add_argument("--candidate", required=True, metavar="SIDE", help="the same, for the candidate")
+    p.add_argument("--repo", metavar="DIR", help="the repository of git:REV sides (default: the current directory's)")
     add_filters(p)
     p.add_argument(
         "--cases",
         metavar="MODULE:ATTR",
         help="a user's list of nnbench.UserCase, resolved on each side (a relative path or module from its directory)",
     )
+    add_timing(p)
+    add_worker_limits(p)
+    p.add_argument(
+        "--out",
+        default="ab",
+        help="directory for the two run files and the comparison (default: ab/); nothing in it is overwritten",
+    )
+    add_format(p, FORMATS, help="how the comparison is printed")
+    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
+
+
+def add_timing(p: argparse.ArgumentParser) -> None:
+    """The timing flags of ``ab`` (and of ``bisect``, whose every step is one)."""
     p.add_argument(
         "--rounds",
         type=positive(int, 10**6),
@@ -84,14 +102,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "(default time 3: see README, A/B on a noisy machine)"
         ),
     )
-    add_worker_limits(p)
-    p.add_argument(
-        "--out",
-        default="ab",
-        help="directory for the two run files and the comparison (default: ab/); nothing in it is overwritten",
+
+
+def ab_options(args) -> ABOptions:
+    """``ABOptions`` from the flags of ``add_timing`` and the worker limits."""
+    if args.max_pairs < args.pairs:
+        raise BadInput(f"--max-pairs {args.max_pairs}: fewer than --pairs {args.pairs}")
+    return ABOptions(
+        args.rounds,
+        args.budget,
+        args.seed,
+        args.pairs,
+        run=RunOptions.from_args(args).replace(budget=None),  # the budget is budget_s, spread over a pair's rounds
+        max_pairs=args.max_pairs,
     )
-    add_format(p, FORMATS, help="how the comparison is printed")
-    p.add_argument("--no-fail", action="store_true", help="report regressions but exit 0")
 
 
 def command(args) -> int:
@@ -101,23 +125,15 @@ def command(args) -> int:
     from nnbench.report import compare as _report_compare
     from nnbench.run import ab as _ab
 
-    if args.max_pairs < args.pairs:
-        raise BadInput(f"--max-pairs {args.max_pairs}: fewer than --pairs {args.pairs}")
+    options = ab_options(args)  # a bad --max-pairs is refused before anything else
     can_make_dir(Path(args.out), f"--out {args.out}")  # known before the sides' handshakes
     try:
         thresholds = _compare.Thresholds.parse(args.threshold, _compare.AB_THRESHOLDS)
-        sides = _ab.Side.parse_pair(args.baseline, args.candidate)  # each proven a working nnbench before any timing
+        # each proven a working nnbench before any timing
+        sides = _ab.Side.parse_pair(args.baseline, args.candidate, args.repo)
     except ValueError as e:  # SideError is a ValueError
         raise BadInput(str(e)) from None
-    cases = _select(args, sides[0])
-    options = ABOptions(
-        args.rounds,
-        args.budget,
-        args.seed,
-        args.pairs,
-        run=RunOptions.from_args(args).replace(budget=None),  # the budget is budget_s, spread over a pair's rounds
-        max_pairs=args.max_pairs,
-    )
+    cases = select_cases(args, sides[0])
     out_dir = Path(args.out)
     make_dir(out_dir, f"--out {args.out}")
     name = run_name("ab")
@@ -154,7 +170,7 @@ def command(args) -> int:
     return EXIT_FOUND if result["regressions"] and not args.no_fail else EXIT_OK
 
 
-def _select(args, baseline):
+def select_cases(args, baseline):
     """The cases of an ``ab`` request. A user-case list (``--cases``) is
     listed as the baseline sees it: a relative module or path is looked up
     in a baseline checkout, and stays relative so each side's worker

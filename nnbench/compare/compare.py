@@ -260,18 +260,19 @@ def compare_records(
 
 
 def time_decided(
-    base: Sequence[dict[str, Any]], cand: Sequence[dict[str, Any]], thresholds: Thresholds
+    base: Sequence[dict[str, Any]], cand: Sequence[dict[str, Any]], thresholds: Thresholds, metric: str = "time"
 ) -> list[tuple[bool, str]]:
-    """Per case: whether its step-time verdict is decided (regressed,
-    improved or unchanged: ``nnbench ab`` stops adding worker pairs
-    when every cases is; a case that failed on either side has nothing
-    more to gain), and one line saying where it stands."""
+    """Per case: whether its step-time verdict (``metric``: another sampled
+    metric's, e.g. ``dispatch``) is decided (regressed, improved or
+    unchanged: ``nnbench ab`` stops adding worker pairs when every case's
+    is; a case that failed on either side has nothing more to gain), and
+    one line saying where it stands."""
     out = []
     for b, c in zip(base, cand, strict=True):
         if b["status"] != "ok" or c["status"] != "ok":
             out.append((True, f"{b['id']}: {b['status']}/{c['status']}"))
             continue
-        t = compare_records(b, c, thresholds, paired=True)["metrics"].get("time")
+        t = compare_records(b, c, thresholds, paired=True)["metrics"].get(metric)
         if not t or t.get("ratio") is None:
             out.append((False, f"{b['id']}: no ratio yet"))
             continue

@@ -96,7 +96,8 @@ def history(runs: Sequence[tuple[str, dict[str, Any]]], threshold: float = DEFAU
     Returns a JSON-ready dict: ``runs`` (name, started, commit), ``series``
     (case id, metric, values, steps, changes, regression, command) and
     ``in_regression`` (``"case metric"`` strings where the newest run is in a
-    regression).
+    regression) and ``bisect`` (for each such step-time series, the ``nnbench
+    bisect`` line that finds its culprit: ``bisect_command``).
     """
     from nnbench.results.case import Case
 
@@ -116,9 +117,49 @@ def history(runs: Sequence[tuple[str, dict[str, Any]]], threshold: float = DEFAU
                 continue
             res = analyse_series(values, threshold, metric.lower_is_better)
             series.append({"id": cid, "metric": metric.name, "values": values, "command": command, **res})
+    listed = [
+        {
+            "name": n,
+            "started": r.get("started"),
+            "commit": r["env"].get("git_commit"),
+            "versions": r["env"].get("versions"),
+        }
+        for n, r in ordered
+    ]
+    commands = (bisect_command(listed, s) for s in series if s["regression"])
     return {
-        "runs": [{"name": n, "started": r.get("started"), "commit": r["env"].get("git_commit")} for n, r in ordered],
+        "runs": listed,
         "threshold": threshold,
         "series": series,
         "in_regression": [f"{s['id']} {s['metric']}" for s in series if s["regression"]],
+        "bisect": list(dict.fromkeys(c for c in commands if c)),
     }
+
+
+# Packages a bisection over releases can name, in the order they are tried
+# (``nnbench bisect --package jax`` brings jaxlib along).
+BISECT_PACKAGES = ("jax", "flax", "dm-haiku", "optax", "numpy")
+
+
+def bisect_command(runs: Sequence[dict[str, Any]], series: dict[str, Any]) -> str | None:
+    """The ``nnbench bisect`` line between the last good run and the first
+    bad one of a step-time series in regression: over commits when the runs'
+    commits differ, else over the releases of the first package whose version
+    differs; None when neither does (or the runs do not say)."""
+    regression = series.get("regression")
+    if series["metric"] != "time" or not regression:
+        return None
+    jump = regression["jumps"][-1]
+    if jump.get("run") is None or jump.get("last_good_run") is None:
+        return None
+    good, bad = runs[jump["last_good_run"]], runs[jump["run"]]
+    selection = (series.get("command") or "").removeprefix("nnbench run ").strip()
+    commits = [(r.get("commit") or "").removesuffix("-dirty") for r in (good, bad)]
+    if all(commits) and commits[0] != commits[1]:
+        return f"nnbench bisect {commits[0][:12]} {commits[1][:12]} {selection}".strip()
+    versions = [r.get("versions") or {} for r in (good, bad)]
+    for package in BISECT_PACKAGES:
+        old, new = (v.get(package) for v in versions)
+        if old and new and old != new:
+            return f"nnbench bisect --package {package} {old} {new} {selection}".strip()
+    return None

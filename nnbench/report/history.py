@@ -93,6 +93,8 @@ def history_document(result: dict[str, Any]) -> Document:
     regs = regression_lines(result)
     if regs:
         blocks.append(Bullets("The newest run is in a regression:", [Note(x, BAD, lead="in regression") for x in regs]))
+    if result.get("bisect"):
+        blocks.append(Bullets("Find the culprit:", [Note(x) for x in result["bisect"]]))
     blocks += _plots.figures("history", result)
     return Document("nnbench history", [Section("", blocks)])
 

@@ -20,29 +20,15 @@ records merged, ``time.process_ends`` marking where each pair's rounds
 end), and with 3 or more pairs the comparison treats the pair, not the
 round, as the unit (``paired_test``).
 
-A side is a Python executable (an environment with nnbench and the code
-under test installed) or a checkout directory (this interpreter, with the
-directory as working directory and first on ``PYTHONPATH``, so its
-``nnbench`` (with its layer catalog) and user modules are imported). Before any timing
-each side proves it is a working nnbench (``Side.handshake``: the side's
-interpreter imports what its workers import and answers a token), so
-``/bin/true`` or a Python without nnbench is refused, not timed as failed.
+A side (``nnbench.run.sides``) is a Python executable, a directory (a
+checkout of nnbench, or a user's project), ``git:REV`` or ``pip:REQ,...``;
+each proves it is a working nnbench before any timing.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
 import random
-import secrets
-import select
 import shlex
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,103 +39,9 @@ from nnbench.measure import step as _measure
 from nnbench.results import runfile as _results
 from nnbench.results.case import Case
 from nnbench.run.options import ABOptions as ABOptions
+from nnbench.run.sides import Side as Side
+from nnbench.run.sides import SideError as SideError
 from nnbench.run.stepped import SteppedWorker
-
-# Run in a side's interpreter before any timing: it must import what its
-# workers import and answer with the token reversed (any program that exits
-# 0, /bin/true, proves nothing).
-_HANDSHAKE = """
-import json, sys
-import nnbench, nnbench.run.worker as w, nnbench.layers, jax
-print("nnbench-handshake " + json.dumps({
-    "echo": sys.argv[1][::-1], "file": nnbench.__file__, "version": getattr(nnbench, "__version__", None),
-    "stepped": hasattr(w, "SteppedWorker") and hasattr(w, "_stdin_rounds"), "jax": jax.__version__,
-}))
-"""
-HANDSHAKE_TIMEOUT_S = 300.0  # importing JAX and the layer library, as a worker's start (STARTUP_TIMEOUT_S)
-_HANDSHAKE_MAX_OUTPUT = 1 << 16
-
-
-class SideError(ValueError):
-    """A side cannot be used as given (a bad-input error: exit 2)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Side:
-    """Where one side's workers run.
-
-    ``spec``: as given on the command line; ``python``: the interpreter;
-    ``path``: a checkout directory (working directory, first on
-    ``PYTHONPATH``) or None (the current directory, as ``python -m`` has it).
-    """
-
-    role: str
-    spec: str
-    python: str
-    path: str | None = None
-
-    @classmethod
-    def parse(cls, role: str, spec: str, handshake: bool = True) -> Side:
-        """A checkout directory (must hold ``nnbench/``) or a Python
-        executable, proven a working nnbench by ``handshake`` (unless
-        false); ``SideError`` (one line) otherwise."""
-        p = Path(spec)
-        where = f"--{role} {spec}"
-        if not p.exists():
-            raise SideError(f"{where}: no such file or directory")
-        if p.is_dir():
-            if not (p / "nnbench").is_dir():
-                raise SideError(f"{where}: directory has no nnbench/ (expected a checkout, or a Python executable)")
-            side = cls(role, spec, sys.executable, str(p.resolve()))
-        elif not p.is_file() or not os.access(p, os.X_OK):
-            raise SideError(f"{where}: not executable (expected a Python executable, or a checkout directory)")
-        else:
-            side = cls(role, spec, os.path.abspath(p))  # not resolved: a venv's python is a link that must stay one
-        if handshake:
-            side.handshake()
-        return side
-
-    @classmethod
-    def parse_pair(cls, baseline: str, candidate: str) -> tuple[Side, Side]:
-        """Both sides of ``nnbench ab``: each checked as given first, then
-        each proven by its handshake (a typo is refused in milliseconds)."""
-        sides = (cls.parse("baseline", baseline, handshake=False), cls.parse("candidate", candidate, handshake=False))
-        _prove(sides)
-        return sides
-
-    def handshake(self, cancel: threading.Event | None = None) -> dict[str, Any]:
-        """Run ``_HANDSHAKE`` where this side's workers will run (its
-        interpreter, working directory and ``PYTHONPATH``) and check its
-        answer: the token echoed, a stepped worker, and for a checkout its
-        own nnbench. The answer's fields; ``SideError`` naming what failed
-        (also when ``cancel`` is set meanwhile)."""
-        where = f"--{self.role} {self.spec}"
-        token = secrets.token_hex(8)
-        env = dict(os.environ)
-        if self.path is not None:
-            env["PYTHONPATH"] = os.pathsep.join(q for q in (self.path, env.get("PYTHONPATH")) if q)
-        code, out, err = _bounded_run([self.python, "-c", _HANDSHAKE, token], self.path, env, cancel)
-        if code is None:
-            raise SideError(
-                f"{where}: not a Python that can import nnbench and answer its handshake "
-                f"({out.decode(errors='replace')})"
-            )
-        line = next((x for x in out.decode(errors="replace").splitlines() if x.startswith("nnbench-handshake ")), None)
-        try:
-            answer = json.loads(line.removeprefix("nnbench-handshake ")) if line else None
-        except ValueError:
-            answer = None
-        if code != 0 or not isinstance(answer, dict) or answer.get("echo") != token[::-1]:
-            tail = [x for x in err.decode(errors="replace").splitlines() if x.strip()]
-            why = tail[-1].strip()[:200] if tail else f"exited with status {code} without the handshake's answer"
-            raise SideError(f"{where}: not a Python that can import nnbench and answer its handshake ({why})")
-        if not answer.get("stepped"):
-            raise SideError(
-                f"{where}: its nnbench ({answer.get('file')}) predates nnbench ab (no stepped worker); update it"
-            )
-        if self.path is not None and not _within(str(answer.get("file")), self.path):
-            raise SideError(f"{where}: imports nnbench from {answer.get('file')}, not from this checkout")
-        return answer
 
 
 def run(
@@ -160,12 +52,14 @@ def run(
     argv: list[str] | None = None,
     log=None,
     thresholds: _compare.Thresholds | None = None,
+    metric: str = "time",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Time ``cases`` on both sides, interleaved; the two run dicts
     (baseline, candidate), each rewritten to its path in ``outs`` (already
     claimed) after every group. ``log``: a callable for progress lines;
     ``thresholds``: what a sequential run's verdict is decided at (default
-    ``AB_THRESHOLDS``).
+    ``AB_THRESHOLDS``), on ``metric`` (step time; ``dispatch`` for a
+    bisection hunting dispatch).
 
     Raises ``SideError`` when a side's nnbench samples on its own (it
     predates ``nnbench ab``).
@@ -194,7 +88,7 @@ def run(
                 f"{members[0].group} ({len(members)} cases): worker pairs ({how}), each compiling on both sides, "
                 f"then {options.rounds} alternating rounds"
             )
-        batches, envs, rounds, pairs = _group(members, sides, options, rng, thresholds, log)
+        batches, envs, rounds, pairs = _group(members, sides, options, rng, thresholds, log, metric)
         for i, (side, other) in enumerate(zip(sides, sides[::-1], strict=True)):
             _check_stepped(side, batches[i])
             for record in batches[i]:
@@ -222,6 +116,7 @@ def _group(
     rng: random.Random,
     thresholds: _compare.Thresholds,
     log=None,
+    metric: str = "time",
 ):
     """One group on both sides, pair after pair: (records per side, env per
     side, rounds run, pairs run). Sequential options stop adding pairs once
@@ -240,7 +135,7 @@ def _group(
         ]
         if k < first_look:
             continue
-        verdicts = _compare.time_decided(merged[0], merged[1], thresholds)
+        verdicts = _compare.time_decided(merged[0], merged[1], thresholds, metric)
         if log and options.sequential:
             log(f"{members[0].group}: after {k} pair(s): " + "; ".join(text for _, text in verdicts))
         if not options.sequential or all(done for done, _ in verdicts):
@@ -280,108 +175,6 @@ def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions,
         batches = [w.finish() for w in workers]
         envs = [w.env() for w in workers]
     return batches, envs, ran
-
-
-def _within(module_file: str, checkout: str) -> bool:
-    """Whether a package's ``__init__.py`` lies directly in ``checkout`` (its
-    folder may be a symlink: compared as files, not as path strings)."""
-    try:
-        return os.path.samefile(os.path.dirname(os.path.dirname(module_file)), checkout)
-    except OSError:
-        return False
-
-
-def _prove(sides: Sequence[Side]) -> None:
-    """Handshake every side at once (each imports JAX: seconds); the first
-    failure cancels the others and is raised."""
-    import queue
-
-    cancel, done = threading.Event(), queue.Queue()
-
-    def prove(side: Side) -> None:
-        try:
-            side.handshake(cancel)
-            done.put(None)
-        except SideError as e:
-            done.put(e)
-
-    threads = [threading.Thread(target=prove, args=(side,), daemon=True) for side in sides]
-    for t in threads:
-        t.start()
-    failure = None
-    try:
-        for _ in threads:
-            failure = done.get()
-            if failure is not None:
-                break
-    finally:
-        cancel.set()
-        for t in threads:
-            t.join()
-    if failure is not None:
-        raise failure
-
-
-def _bounded_run(
-    argv: list[str], cwd: str | None, env: dict[str, str], cancel: threading.Event | None = None
-) -> tuple[int | None, bytes, bytes]:
-    """Run ``argv`` for at most ``HANDSHAKE_TIMEOUT_S``, keeping at most
-    ``_HANDSHAKE_MAX_OUTPUT`` bytes of each stream: ``(status, stdout,
-    stderr)``, or ``(None, why, b"")`` when it could not start, ran too long,
-    said too much (``yes`` as a side must not fill the memory) or ``cancel``
-    was set."""
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
-    except OSError as e:
-        return None, f"cannot start it: {e.strerror}".encode(), b""
-    bufs = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    open_fds, deadline, why = set(bufs), time.monotonic() + HANDSHAKE_TIMEOUT_S, None
-    try:
-        while open_fds and why is None:
-            left = deadline - time.monotonic()
-            if cancel is not None and cancel.is_set():
-                why = "cancelled"
-                break
-            ready = select.select(list(open_fds), [], [], min(left, 0.1))[0] if left > 0 else []
-            if not ready:
-                if left <= 0:
-                    why = f"no answer within {HANDSHAKE_TIMEOUT_S:g} s"
-                continue
-            for fd in ready:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    open_fds.discard(fd)
-                elif len(bufs[fd]) + len(chunk) > _HANDSHAKE_MAX_OUTPUT:
-                    why = f"printed over {_HANDSHAKE_MAX_OUTPUT >> 10} KiB without answering"
-                else:
-                    bufs[fd] += chunk
-        if why is None:
-            try:
-                return (
-                    proc.wait(timeout=max(deadline - time.monotonic(), 1.0)),
-                    bytes(bufs[proc.stdout.fileno()]),
-                    bytes(bufs[proc.stderr.fileno()]),
-                )
-            except subprocess.TimeoutExpired:
-                why = f"no answer within {HANDSHAKE_TIMEOUT_S:g} s"
-        return None, why.encode(), b""
-    finally:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def _check_stepped(side: Side, records: list[dict[str, Any]]) -> None:
