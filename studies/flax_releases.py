@@ -45,6 +45,7 @@ RESULTS = HERE / "results"
 ENVS_FILE = RESULTS / "flax-releases-envs.json"
 RUNS = RESULTS / "flax-releases"
 TABLE = RESULTS / "flax-releases.md"
+NNX_JIT = ("nnx", "nnx_tree", "nnx_cached", "nnx_partial")
 SELECTION = ["--layer", "mlp", "--size", "tiny", "--mode", "forward,train", "--dtype", "float32"]
 FLAX_FROM, JAX_FROM = "0.10.0", "0.6.0"
 # Tried in turn when a release does not import with this interpreter's jax
@@ -111,7 +112,7 @@ def measure(args) -> None:
     done = json.loads(ENVS_FILE.read_text())
     for label, item in done.items():
         out = RUNS / f"{label}.json"
-        if not item["ok"] or out.exists():
+        if not item["ok"] or _run_path(label).exists():
             continue
         python = item["tries"][-1]["python"]
         argv = [python, "-m", "nnbench", "run", *SELECTION, "--budget", str(args.budget), "--out", str(out)]
@@ -121,8 +122,16 @@ def measure(args) -> None:
         print(f"{label}: exit {code}, {time.monotonic() - started:.0f} s", flush=True)
 
 
+def _run_path(label: str) -> Path:
+    """A release's run file: as ``measure`` wrote it, or gzipped as committed."""
+    path = RUNS / f"{label}.json"
+    return path if path.exists() else path.with_name(path.name + ".gz")
+
+
 def _records(path: Path) -> dict[tuple[str, str], dict]:
-    run = json.loads(path.read_text())
+    import gzip
+
+    run = json.loads(gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_text())
     return {(r["case"]["style"], r["case"]["mode"]): r for r in run["records"] if r["status"] == "ok"}
 
 
@@ -142,9 +151,9 @@ def table(args) -> None:
         for mode in ("forward", "train"):
             lines += [f"## {package} releases, {mode}", "", "| release | resolved | " + " | ".join(styles) + " |"]
             lines.append("|---" * (len(styles) + 2) + "|")
-            prev = None
+            prev: dict = {}  # style -> (item, dispatch, jax, first release of its same-jax run)
             for label in labels:
-                item, path = done[label], RUNS / f"{label}.json"
+                item, path = done[label], _run_path(label)
                 if not item["ok"]:
                     lines.append(f"| {label} | did not install: {item['tries'][-1]['error'][-120:]} |")
                     continue
@@ -162,12 +171,17 @@ def table(args) -> None:
                     )
                 resolved = f"flax {v.get('flax')}, jax {v.get('jax')}"
                 lines.append(f"| {label} | {resolved} | " + " | ".join(cells) + " |")
-                nnx = recs.get(("nnx", "forward"))
-                if package == "flax" and mode == "forward" and nnx and nnx.get("dispatch"):
-                    d = nnx["dispatch"]["median"]
-                    if prev is not None and (biggest is None or abs(math.log(d / prev[1])) > biggest[0]):
-                        biggest = (abs(math.log(d / prev[1])), prev[0], item, d / prev[1], v)
-                    prev = (item, d)
+                if package == "flax" and mode == "forward":
+                    for s in NNX_JIT:  # neighbours on the same jax only: a jax change is not flax's
+                        r = recs.get((s, "forward"))
+                        if not (r and r.get("dispatch")):
+                            prev.pop(s, None)
+                            continue
+                        d, jax_v = r["dispatch"]["median"], v.get("jax")
+                        p = prev.get(s)
+                        if p and p[2] == jax_v and (biggest is None or abs(math.log(d / p[1])) > biggest[0]):
+                            biggest = (abs(math.log(d / p[1])), p[0], item, d / p[1], v, s, p[3])
+                        prev[s] = (item, d, jax_v, prev[s][3] if p and p[2] == jax_v else item["version"])
             lines.append("")
     if biggest:
         lines += bisect_lines(biggest, flax_order)
@@ -177,18 +191,20 @@ def table(args) -> None:
 
 
 def bisect_lines(biggest, order: list[str]) -> list[str]:
-    """The bisect and ab commands for the largest change between neighbouring
-    measured releases: the bisection spans one release more on each side, so
-    it has to find the release, not just confirm a pair."""
-    _, before, after, ratio, resolved = biggest
+    """The bisect and ab commands for the largest change in an NNX jit mode's
+    forward dispatch between neighbouring measured releases on the same jax:
+    the bisection spans one release more on each side where that mode runs
+    on that jax, so it has to find the release, not just confirm a pair."""
+    _, before, after, ratio, resolved, style, first = biggest
     i, j = order.index(before["version"]), order.index(after["version"])
-    good, bad = order[max(i - 1, 0)], order[min(j + 1, len(order) - 1)]
+    good = order[max(i - 1, order.index(first))]
+    bad = order[min(j + 1, len(order) - 1)]
     pins = f"jax=={resolved.get('jax')},jaxlib=={resolved.get('jaxlib')}"
     direction = "" if ratio > 1 else " --direction faster"
-    selection = "--layer mlp --size tiny --style nnx --mode forward"
+    selection = f"--layer mlp --size tiny --style {style} --mode forward"
     out = [
-        f"Largest change in `nnx.jit` forward dispatch between neighbouring flax releases: "
-        f"{before['version']} -> {after['version']} (x{ratio:.2f}).",
+        f"Largest change in an NNX jit mode's forward dispatch between neighbouring flax releases on the same jax "
+        f"({resolved.get('jax')}): `{style}`, {before['version']} -> {after['version']} (x{ratio:.2f}).",
         "",
         "```",
     ]

@@ -51,6 +51,24 @@ def nnx_jit_modes() -> tuple[str, ...]:
     return tuple(modes)
 
 
+# Older Flax releases (the flax release study, ``nnbench bisect --package
+# flax``) spell a few NNX calls differently: the pure-dict helpers were
+# State methods before 0.10.7, and the optimizer held its model (update(grads))
+# before 0.11.
+_UPDATE_TAKES_MODEL = "model" in inspect.signature(nnx.Optimizer.update).parameters
+
+
+def _replace_by_pure_dict(state, pure) -> None:
+    if hasattr(nnx, "replace_by_pure_dict"):
+        nnx.replace_by_pure_dict(state, pure)
+    else:
+        state.replace_by_pure_dict(pure)
+
+
+def _to_pure_dict(state):
+    return nnx.to_pure_dict(state) if hasattr(nnx, "to_pure_dict") else state.to_pure_dict()
+
+
 STYLES = DESIGN_STYLES + nnx_jit_modes()
 FAMILY = {"jax": "jax", "linen": "linen", "haiku": "haiku", **{s: "nnx" for s in STYLES if s.startswith("nnx")}}
 LEARNING_RATE = 1e-3
@@ -123,7 +141,7 @@ def _nnx_module(
     module = impl.model(config, _dtype(dtype), nnx.Rngs(key))
     if canonical is not None:
         state = nnx.state(module)
-        nnx.replace_by_pure_dict(state, impl.from_canonical(canonical))
+        _replace_by_pure_dict(state, impl.from_canonical(canonical))
         nnx.update(module, state)
     return module
 
@@ -194,7 +212,10 @@ def _nnx_loss_fn(loss: Callable, batch: Batch):
 
 def _nnx_train(model, optimizer, batch, loss):
     value, grads = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
-    optimizer.update(model, grads)
+    if _UPDATE_TAKES_MODEL:
+        optimizer.update(model, grads)
+    else:  # Flax before 0.11: the optimizer holds the model
+        optimizer.update(grads)
     return value
 
 
@@ -376,8 +397,8 @@ def grad_fn(
         model = _nnx_module(entry, config, dtype, canonical, jax.random.key(0))
         model.set_attributes(deterministic=True, use_running_average=False, raise_if_not_found=False)
         value, g = nnx.value_and_grad(_nnx_loss_fn(loss, batch))(model)
-        grads = impl.to_canonical(nnx.to_pure_dict(g))["params"]
-        after = impl.to_canonical(nnx.to_pure_dict(nnx.state(model)))
+        grads = impl.to_canonical(_to_pure_dict(g))["params"]
+        after = impl.to_canonical(_to_pure_dict(nnx.state(model)))
         after.pop("params")
         return value, grads, after
 

@@ -9,6 +9,9 @@ from flax import nnx
 
 from nnbench.layers.mlp._common import ACTIVATIONS, n_scanned
 
+# ``nnx.List`` (Flax 0.12+) holds a list of Modules; earlier Flax takes a plain list.
+_LIST = getattr(nnx, "List", list)
+
 
 class MLP(nnx.Module):
     def __init__(self, widths, activation, dtype, rngs: nnx.Rngs, scan: bool = False):
@@ -24,7 +27,7 @@ class MLP(nnx.Module):
             self.blocks = create(rngs)
         else:
             self.blocks = None
-        self.layers = nnx.List(
+        self.layers = _LIST(
             [
                 nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=jnp.float32, rngs=rngs)
                 for n_in, n_out in zip(widths[n:-1], widths[n + 1 :], strict=True)
