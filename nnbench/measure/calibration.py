@@ -60,9 +60,10 @@ def machine_key() -> dict[str, Any]:
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/nnbench/calibration`` (``~/.cache`` when unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "nnbench" / "calibration"
+    """``calibration/`` under nnbench's user cache (``env.cache_root``)."""
+    from nnbench.measure import env as _env
+
+    return _env.cache_root() / "calibration"
 
 
 def path_for(key: dict[str, Any]) -> Path:

@@ -33,6 +33,13 @@ def _version(name: str) -> str | None:
         return None
 
 
+def cache_root() -> Path:
+    """nnbench's folder under the user cache: ``$XDG_CACHE_HOME/nnbench``,
+    else ``~/.cache/nnbench`` (calibrations, ``git:`` and ``pip:`` sides)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nnbench"
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
     try:

@@ -238,7 +238,8 @@ def partial_record(p: Prepared) -> dict[str, Any]:
     figures), ``throughput.items_per_step`` and ``time.first_call_s``.
     ``finish`` completes it; the asv and pytest suites read their figures
     from it (``nnbench.results.metrics``)."""
-    work = _work(p)
+    cal = _calibration.current()
+    work = _work(p, cal)
     return {
         "compile": dict(p.compile_info),
         "time": {"first_call_s": p.first_call_s},
@@ -250,7 +251,7 @@ def partial_record(p: Prepared) -> dict[str, Any]:
             **p.runtime_memory,
         },
         "throughput": {"items_per_step": p.items_per_step},
-        "roofline": _ceilings(work),
+        "roofline": _ceilings(work, cal),
     }
 
 
@@ -285,7 +286,7 @@ def finish(p: Prepared, stop_reason: str, policy: TimingPolicy) -> dict[str, Any
     return record
 
 
-def _work(p: Prepared) -> dict[str, Any]:
+def _work(p: Prepared, cal: dict[str, Any] | None) -> dict[str, Any]:
     """A record's ``work``: XLA's counts of the compiled program, every loop
     iteration included (``_compile.program_cost``; for a program on N
     devices one device's share, as XLA counts an SPMD program), XLA's own
@@ -300,23 +301,29 @@ def _work(p: Prepared) -> dict[str, Any]:
     work["xla_loops"] = c.get("loops")
     work["xla_lower_bound"] = c.get("lower_bound", False)
     work["model_flops"] = p.model_flops
-    vendor = _flops.peak_flops(jax.devices()[0].device_kind, p.dtype)
-    measured = _calibration.peak(_calibration.current(), p.dtype)
-    work["peak_flops_per_s"] = vendor if vendor is not None else measured
-    work["peak_source"] = "vendor" if vendor is not None else "measured" if measured is not None else None
+    measured = _calibration.peak(cal, p.dtype)
+    work["peak_flops_per_s"], work["peak_source"] = _vendor_else_measured(
+        _flops.peak_flops(jax.devices()[0].device_kind, p.dtype), measured
+    )
     work["measured_peak_flops_per_s"] = measured
     return work
 
 
-def _ceilings(work: dict[str, Any]) -> dict[str, Any]:
+def _vendor_else_measured(vendor: float | None, measured: float | None) -> tuple[float | None, str | None]:
+    """The figure a record uses, and its source: the vendor's where known, else the calibrated one."""
+    if vendor is not None:
+        return vendor, "vendor"
+    return measured, "measured" if measured is not None else None
+
+
+def _ceilings(work: dict[str, Any], cal: dict[str, Any] | None) -> dict[str, Any]:
     """A record's ``roofline`` before timing (``measure.roofline.ceilings``):
     the vendor bandwidth of this device kind if known, else the calibrated
-    one; the calibrated dispatch floor."""
-    cal = _calibration.current()
-    vendor = _roofline.vendor_bandwidth(jax.devices()[0].device_kind)
-    measured = _calibration.bandwidth(cal)
-    source = "vendor" if vendor is not None else "measured" if measured is not None else None
-    return _roofline.ceilings(work, vendor or measured, source, _calibration.dispatch_floor(cal))
+    one (``cal``); the calibrated dispatch floor."""
+    bandwidth, source = _vendor_else_measured(
+        _roofline.vendor_bandwidth(jax.devices()[0].device_kind), _calibration.bandwidth(cal)
+    )
+    return _roofline.ceilings(work, bandwidth, source, _calibration.dispatch_floor(cal))
 
 
 def set_rates(record: dict[str, Any]) -> None:

@@ -36,17 +36,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nnbench.measure.env import cache_root as cache_root  # the user cache, shared with calibrations
 from nnbench.run.sides import SideError
 
 INSTALL_TIMEOUT_S = 3600.0
 # Recorded per environment (with every requirement's own package): what a reader asks first.
 KEY_PACKAGES = ("jax", "jaxlib", "flax", "dm-haiku", "optax", "numpy")
-
-
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/nnbench``, else ``~/.cache/nnbench``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nnbench"
 
 
 def _now() -> str:
