@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nnbench.report import depth as _depth
 from nnbench.report import devices as _devices
 from nnbench.report import plots as _run_plots  # noqa: F401 - registers the run plots (before roofline.py's)
 from nnbench.report import plotting as _plotting
@@ -151,6 +152,7 @@ def run_sections(
         _cases_section(run),
         _roofline.section(run, lower_for),
         _overhead_section(records),
+        _depth.section(records),
         same_program_section(records),
         Section("plots", list(_plotting.figures("run", records, number)), level=3),
     ]

@@ -125,39 +125,62 @@ def _group(
     per_pair, envs, total = [], [None, None], 0
     first_look = max(options.pairs, _compare.MIN_PAIRS) if options.sequential else options.pairs
     merged: list[list[dict[str, Any]]] = [[], []]
-    for k in range(1, options.most_pairs + 1):
-        batches, pair_envs, ran = _pair(members, sides, options, rng)
-        per_pair.append(batches)
-        envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
-        total += ran
-        merged = [
-            [_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))] for side in (0, 1)
-        ]
-        if k < first_look:
-            continue
-        verdicts = _compare.time_decided(merged[0], merged[1], thresholds, metric)
-        if log and options.sequential:
-            log(f"{members[0].group}: after {k} pair(s): " + "; ".join(text for _, text in verdicts))
-        if not options.sequential or all(done for done, _ in verdicts):
-            break
+    pending: list[tuple[int, list[SteppedWorker]]] = []  # the next pair, started while this one finishes
+    try:
+        for k in range(1, options.most_pairs + 1):
+            started = pending.pop() if pending else _start(members, sides, options, rng)
+
+            def start_next(k=k):
+                if k < options.most_pairs:
+                    pending.append(_start(members, sides, options, rng))
+
+            batches, pair_envs, ran = _pair(started, options, rng, start_next)
+            per_pair.append(batches)
+            envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
+            total += ran
+            merged = [
+                [_measure.merge_processes([p[side][i] for p in per_pair]) for i in range(len(members))]
+                for side in (0, 1)
+            ]
+            if k < first_look:
+                continue
+            verdicts = _compare.time_decided(merged[0], merged[1], thresholds, metric)
+            if log and options.sequential:
+                log(f"{members[0].group}: after {k} pair(s): " + "; ".join(text for _, text in verdicts))
+            if not options.sequential or all(done for done, _ in verdicts):
+                break
+    finally:
+        for _, workers in pending:  # started for a pair that was not needed
+            for w in workers:
+                w.__exit__(None, None, None)
     return merged, envs, total, len(per_pair)
 
 
-def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
-    """One worker per side, ``options.rounds`` alternating rounds: (records
-    per side, env per side, rounds run)."""
+def _start(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions, rng: random.Random):
+    """A pair's two workers, started: they import side by side, then wait at
+    the gate (``SteppedWorker.wait_sampling`` lets each prepare). Which side
+    prepares first is drawn per pair. Returns ``(first, workers in that
+    order)``."""
     policy = options.policy()
+    first = rng.randrange(2)
+    return first, [
+        SteppedWorker(members, policy, options.run, sides[i].python, sides[i].path) for i in (first, 1 - first)
+    ]
+
+
+def _pair(started, options: ABOptions, rng: random.Random, start_next=None):
+    """One worker per side (``_start``'s), ``options.rounds`` alternating
+    rounds: (records per side, env per side, rounds run). ``start_next`` is
+    called once sampling has stopped, so the next pair's imports overlap
+    this pair's untimed finish (its statistics, its records written), never
+    its rounds."""
     # Both workers start at once and import their libraries side by side;
     # then, one after the other, each prepares the group (compiles), so one
     # side's compile never overlaps the other's; both wait, warmed up,
-    # before round 1. Which side prepares first is drawn per pair. (A
-    # side whose nnbench predates the gate prepares as soon as it imported.)
-    first = rng.randrange(2)
-    order = (first, 1 - first)
-    with (
-        SteppedWorker(members, policy, options.run, sides[order[0]].python, sides[order[0]].path) as a,
-        SteppedWorker(members, policy, options.run, sides[order[1]].python, sides[order[1]].path) as b,
-    ):
+    # before round 1. (A side whose nnbench predates the gate prepares as
+    # soon as it imported.)
+    first, (a, b) = started
+    with a, b:
         for w in (a, b):
             w.wait_ready()
         for w in (a, b):
@@ -172,6 +195,8 @@ def _pair(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions,
             ran += 1
         for w in workers:
             w.stop()
+        if start_next is not None:
+            start_next()
         batches = [w.finish() for w in workers]
         envs = [w.env() for w in workers]
     return batches, envs, ran
