@@ -15,6 +15,19 @@ between the two orders (a bias shows as a ratio away from 1 that flips with
 the order) and against ``full``.
 
     PYTHONPATH=$PWD python studies/clear_order.py --layer mlp --mode train --reps 10
+
+Result (2026-12-02, this 2-core VM, idle; not adopted): here, one group in
+a fresh process, 15 repetitions, the staging-only clear removed the
+reprime (7 recompiles, 4.2 s -> 0.01 s) with no order effect (each style's
+cold total, reversed / catalog order: medians 0.95-1.04, every 95 % CI
+spanning 1). But in real ``nnbench run`` workers (several groups per
+worker, every executable kept alive) the cold compile of later cases grew:
+``--suite ci --layer mlp,transformer_lm``, main (full clear) then the
+staging-only clear, one run each, back to back: wall 204 s -> 155 s,
+reprime 60 s -> 0, but cold XLA compile +22 % (median per case) rising with
+the style's place in its group (jax, first, x1.08; nnx_cached and
+nnx_partial, last, x1.37). A bias that grows with a style's position is
+worse than the lost time, so ``compile_stages`` keeps ``jax.clear_caches()``.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_one_registry_for_every_plot():
 
     keys = {scope: [s.key for s in plotting.specs(scope)] for scope in plotting.SCOPES}
     assert keys == {
-        "run": ["ratio", "bars", "compile", "memory", "roofline"],
+        "run": ["ratio", "bars", "compile", "memory", "depth", "roofline"],
         "records": ["scaling"],
         "runs": ["devices"],
         "compare": ["ratio"],
@@ -154,6 +154,7 @@ def test_one_registry_for_every_plot():
         "r.png",
         "r.compile.png",
         "r.memory.png",
+        "r.depth.png",
         "r.roofline.png",
         "r-scaling.png",
     ]

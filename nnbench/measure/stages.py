@@ -31,6 +31,8 @@ COLLECTIVES = (
 )
 
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
 TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
 LOWER_EVENT = "/jax/core/compile/jaxpr_to_mlir_module_duration"
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
@@ -129,10 +131,17 @@ def hlo_op_histogram(hlo_text: str) -> dict[str, int]:
 
 def enable_compile_cache(path: str | os.PathLike) -> str:
     """Use JAX's persistent compilation cache in ``path`` for this process;
-    returns the path as a string. Every program is cached (JAX's 1 s minimum
-    compile time and the entry-size floor are set to 0: they would leave
-    exactly the small benchmark cases uncached, making warm-compile figures
-    depend on program size). Only the XLA compile is cached."""
+    returns the path as a string.
+
+    JAX by default caches only programs whose compile took at least
+    ``jax_persistent_cache_min_compile_time_secs`` (1 s), which leaves every
+    small benchmark uncached: that is set to 0. The minimum entry size is set
+    to 0 bytes as well, so *every* compiled program is cached whatever its
+    size: a tiny catalog case compiles to a small executable, and a size
+    floor would leave exactly those uncached, making warm-compile figures
+    depend on program size rather than on the cache. Only the XLA compile
+    is cached; trace and lower are not.
+    """
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
@@ -321,25 +330,10 @@ def jaxpr_of(traced):
     return traced.traced.jaxpr  # nnx.jit wraps jax's Traced
 
 
-def clear_staging_caches() -> None:
-    """Clear JAX's trace, lowering and compile caches (``util.
-    clear_all_caches``), keeping the C++ executables of steps already called,
-    so a group's earlier steps need no recompile before timing (the old
-    reprime: 332 s of a 22-min ci run). No order bias between styles
-    (``studies/clear_order.py``). Falls back to ``jax.clear_caches``."""
-    try:
-        from jax._src import util as _util
-
-        _util.clear_all_caches()
-    except (ImportError, AttributeError):
-        jax.clear_caches()
-
-
 def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, float], dict[str, Any]]:
     """Trace, lower and compile ``step(*args)``, each stage timed on its own.
 
-    JAX's staging caches are cleared first (``clear_staging_caches``) so
-    the trace, lowering and compile are really cold.
+    JAX's in-memory caches are cleared first so the trace is really cold.
     The executable lands in the same cache the jitted callable uses, so the
     first real call afterwards does not compile again.
 
@@ -347,7 +341,7 @@ def compile_stages(step, args: tuple) -> tuple[Any, dict[str, Any], dict[str, fl
     ``program_cost``'s (every loop iteration counted; loop bodies are
     compiled on their own after the timed stages).
     """
-    clear_staging_caches()
+    jax.clear_caches()
     with EventLog() as trace_log:
         t0 = time.perf_counter()
         traced = step.trace(*args)

@@ -160,7 +160,7 @@ def prepare(
     dtype: str = "float32",
     rss_before: int | None = None,
 ) -> Prepared:
-    """Cold compile stages (JAX staging caches cleared first), then the first call.
+    """Cold compile stages (JAX caches cleared first), then the first call.
 
     The first call's output is checked for NaN/Inf before anything can
     donate it. ``rss_before``: current RSS before this call (the worker takes
@@ -205,9 +205,12 @@ def prepare(
 
 
 def reprime(prepared: Sequence[Prepared]) -> None:
-    """Call each step once more, untimed: normally a fast call (the staging
-    clear keeps executables); where a jax has only the full clear, the
-    recompile of steps prepared earlier lands here, not in the timings."""
+    """Call each step once more, untimed.
+
+    Each ``prepare`` clears JAX's caches for a cold trace, which also drops
+    the executables of steps prepared before it; this recompiles them
+    outside the timed region.
+    """
     counter = _compile.compile_counter()
     for p in prepared:
         before = counter.count
