@@ -16,6 +16,9 @@ the order) and against ``full``.
 
     PYTHONPATH=$PWD python studies/clear_order.py --layer mlp --mode train --reps 10
 
+(It replaces studies/reprime_clear.py, which compared the two clears in one
+order only.)
+
 Result (2026-12-02, this 2-core VM, idle; not adopted): here, one group in
 a fresh process, 15 repetitions, the staging-only clear removed the
 reprime (7 recompiles, 4.2 s -> 0.01 s) with no order effect (each style's
