@@ -27,9 +27,9 @@ FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 )  # fmt: skip
 REAL = Path(__file__).parent / "data" / "run-mlp-tiny.json"  # mlp tiny, jax and linen, forward and train
-RUN_PLOTS = [
-    s.title for s in specs("run") if s.key != "roofline"
-]  # two groups: the bar chart too, and every record has compile and memory data (no roofline: recorded before it)
+# Two groups: the bar chart too, and every record has compile and memory data
+# (no roofline: recorded before it; no depth plot: no d<N> sizes).
+RUN_PLOTS = [s.title for s in specs("run") if s.key not in ("roofline", "depth")]
 
 
 def _need_browser() -> None:
