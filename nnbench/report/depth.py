@@ -18,7 +18,7 @@ from typing import Any
 from nnbench.report import plotting as _plots
 from nnbench.report.document import DIM, Note, Section, Table
 from nnbench.report.plots import STAGES
-from nnbench.report.tables import STYLE_ORDER, fmt_time
+from nnbench.report.tables import fmt_time, style_rank
 
 DEPTH_SIZE = re.compile(r"^d(\d+)(_scan)?$")
 STAGE_KEYS = tuple((name, key) for name, key, _ in STAGES)
@@ -51,7 +51,7 @@ def growth(by_depth: dict[int, dict[str, float]], key: str) -> float | None:
 
 def _order(key: tuple[str, str, str, str]) -> tuple:
     layer, mode, variant, style = key
-    return (layer, mode, variant != "unrolled", STYLE_ORDER.index(style) if style in STYLE_ORDER else 99, style)
+    return (layer, mode, variant != "unrolled", style_rank(style))
 
 
 def section(records: Sequence[dict[str, Any]]) -> Section | None:
@@ -100,7 +100,7 @@ def section(records: Sequence[dict[str, Any]]) -> Section | None:
         "lll" + "r" * (2 * len(STAGE_KEYS)),
     )
     note = Note(
-        "growth 1 ≈ linear in depth, 0 ≈ flat; one cold compile (JAX staging caches cleared) per point, "
+        "growth 1 ≈ linear in depth, 0 ≈ flat; one cold compile (JAX caches cleared) per point, "
         "so single points carry a few % of noise",
         DIM,
     )
@@ -125,9 +125,9 @@ def depth_png(records: Sequence[dict[str, Any]]) -> bytes | None:
     if not pts:
         return None
     panels = sorted({(k[0], k[1], k[2]) for k in pts}, key=lambda p: (p[0], p[1], p[2] != "unrolled"))
-    styles = sorted({k[3] for k in pts}, key=lambda s: (STYLE_ORDER.index(s) if s in STYLE_ORDER else 99, s))
-    colours = _plots.pyplot().get_cmap("tab10")
+    styles = sorted({k[3] for k in pts}, key=style_rank)
     plt = _plots.pyplot()
+    colours = plt.get_cmap("tab10")
     cols = 2 if len(panels) > 1 else 1
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), dpi=110, squeeze=False)

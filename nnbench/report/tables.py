@@ -18,9 +18,13 @@ from nnbench.results.metrics import fmt_bytes, fmt_time
 STYLE_ORDER = list(layers.STYLES)
 
 
+def style_rank(style: str) -> tuple[int, str]:
+    """Sort key of a style: catalog order, then any other style by name."""
+    return (STYLE_ORDER.index(style), "") if style in STYLE_ORDER else (len(STYLE_ORDER), style)
+
+
 def styles_in(records: Sequence[dict[str, Any]]) -> list[str]:
-    seen = {r["case"].get("style") for r in records}
-    return [s for s in STYLE_ORDER if s in seen] + sorted(s for s in seen if s not in STYLE_ORDER)
+    return sorted({r["case"].get("style") for r in records}, key=style_rank)
 
 
 def grid(
@@ -316,7 +320,7 @@ def overhead_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                 "µs/layer": scaled(depth),
                 "µs/leaf": scaled(leaves) if leaves else "–",
                 "dispatch share": _share(r["dispatch"]["median"], t["median"]),
-                "_key": (case.mode, STYLE_ORDER.index(case.style) if case.style in STYLE_ORDER else 99, depth),
+                "_key": (case.mode, style_rank(case.style), depth),
             }
         )
     return sorted(rows, key=lambda row: row["_key"])

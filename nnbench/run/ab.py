@@ -129,11 +129,8 @@ def _group(
     try:
         for k in range(1, options.most_pairs + 1):
             started = pending.pop() if pending else _start(members, sides, options, rng)
-
-            def start_next(k=k):
-                if k < options.most_pairs:
-                    pending.append(_start(members, sides, options, rng))
-
+            last = k == options.most_pairs
+            start_next = None if last else lambda: pending.append(_start(members, sides, options, rng))
             batches, pair_envs, ran = _pair(started, options, rng, start_next)
             per_pair.append(batches)
             envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
