@@ -31,6 +31,9 @@ reprime 60 s -> 0, but cold XLA compile +22 % (median per case) rising with
 the style's place in its group (jax, first, x1.08; nnx_cached and
 nnx_partial, last, x1.37). A bias that grows with a style's position is
 worse than the lost time, so ``compile_stages`` keeps ``jax.clear_caches()``.
+The reprime is now answered without keeping executables alive: each cold
+compile's executable is serialized and deserialized for the reprime
+(``nnbench/measure/keep.py``, ``studies/reprime_keep.py``).
 """
 
 from __future__ import annotations

@@ -198,3 +198,14 @@ def test_report_says_when_a_run_is_unfinished_or_empty(tmp_path, capsys, fmt):
             len(records),
             out[:500],
         )
+
+
+@pytest.mark.parametrize("command", ["run", "list"])
+def test_suite_help_names_every_suite(command, capsys):
+    from nnbench.run.cases import SUITES
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    listed = helptext.split("named selection:")[1].split("--")[0]
+    assert {s.strip() for s in listed.split(",")} == set(SUITES)

@@ -299,3 +299,16 @@ def test_peak_table():
     assert peak_flops("NVIDIA H100 PCIe", "bfloat16") == 756e12
     assert peak_flops("TPU v5 lite", "bfloat16") == 197e12 and peak_flops("TPU v5", "bfloat16") == 459e12
     assert peak_flops("TPU v4", "float32") is None and peak_flops("cpu", "float32") is None
+
+
+def test_a_worker_group_reprimes_from_kept_executables(fast_policy):
+    # A run's worker group (three styles): no step but the last needs its
+    # executable again after the later cold compiles, and none compiles.
+    from nnbench.results.case import Case
+    from nnbench.run.worker import run_group
+
+    records = run_group([Case("mlp", s, "train", "tiny") for s in ("jax", "linen", "haiku")], fast_policy)
+    assert [r["status"] for r in records] == ["ok"] * 3
+    assert [r["compile"]["reprime_kept"] for r in records] == [1, 1, 0]
+    assert [r["compile"]["reprime_compiles"] for r in records] == [0, 0, 0]
+    assert all(r["compile"]["recompiles"] == 0 for r in records)

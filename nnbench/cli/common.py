@@ -93,7 +93,7 @@ def refuse_empty(parser: argparse.ArgumentParser) -> None:
 
 
 def add_filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu, overhead")
+    p.add_argument("--suite", help="named selection: smoke, ci, nightly, gpu, overhead, compile")
     for name in ("layer", "style", "mode", "size", "dtype"):
         p.add_argument(
             f"--{name}", action="append", metavar=name.upper(), help=f"only these {name}s (repeatable, comma-separated)"
