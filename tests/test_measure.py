@@ -1,7 +1,6 @@
 """The measurement core: compile kept out of step time, every sample fenced
 on the whole output, recompiles caught, records complete."""
 
-import re
 import time
 
 import jax
@@ -187,62 +186,6 @@ def test_each_prepare_compiles_cold_and_reprime_leaves_nothing_to_compile():
     assert counter.count == before
 
 
-def test_kept_executables_answer_the_reprime_and_compute_what_a_compile_does():
-    # The same three steps prepared under a Keeper: the reprime runs no XLA
-    # compile (each dropped executable comes back from its bytes), nothing
-    # compiles once sampled, and every step's output equals that of a fresh
-    # jit of the same function (the reference: an ordinary compile).
-    fns = [lambda x, k=k: jnp.tanh(x @ x.T) * k + 1.0 for k in range(3)]
-    x = jnp.arange(16.0).reshape(4, 4) / 16
-    keeper = keep.Keeper()
-    prepared = []
-    for f in fns:
-        with keeper.record():
-            prepared.append(_measure.prepare(jax.jit(f), (x,)))
-    assert len(keeper.blobs) >= 3
-    keep.reprime(prepared, keeper)
-    assert [p.compile_info["reprime_compiles"] for p in prepared] == [0, 0, 0]
-    assert [p.compile_info["reprime_kept"] for p in prepared] == [1, 1, 0]
-    assert keeper.blobs == {}  # dropped once served
-    counter = _compile.compile_counter()
-    before = counter.count
-    outs = [p.lane.step(*p.lane.args) for p in prepared]
-    assert counter.count == before
-    served = [_program(p.lane.step.lower(x).compile().as_text()) for p in prepared]
-    assert counter.count == before  # the served executables, not new compiles
-    jax.clear_caches()
-    for f, out, program in zip(fns, outs, served, strict=True):
-        fresh = jax.jit(f)
-        np.testing.assert_array_equal(np.asarray(out), np.asarray(fresh(x)))
-        # XLA's optimized program is the one an ordinary compile makes
-        assert program == _program(fresh.lower(x).compile().as_text())
-
-
-def _program(hlo: str) -> list[str]:
-    """An optimized HLO module's text without its debug information (source
-    tables, op metadata), which follows the Python frames that traced it."""
-    out, skip = [], False
-    for line in hlo.splitlines():
-        if line in ("FileNames", "FunctionNames", "FileLocations", "StackFrames"):
-            skip = True
-        elif skip and not line.strip():
-            skip = False
-        elif not skip:
-            out.append(re.sub(r", metadata=\{[^}]*\}", "", line))
-    return out
-
-
-def test_a_module_the_keeper_did_not_record_compiles():
-    keeper = keep.Keeper()
-    with keeper.record():
-        first = _measure.prepare(jax.jit(lambda x: x * 2.0), (jnp.ones((3,)),))
-    other = _measure.prepare(jax.jit(lambda x: x * 3.0), (jnp.ones((3,)),))  # not recorded
-    jax.clear_caches()
-    keep.reprime([first, other], keeper)
-    assert (first.compile_info["reprime_kept"], first.compile_info["reprime_compiles"]) == (1, 0)
-    assert (other.compile_info["reprime_kept"], other.compile_info["reprime_compiles"]) == (0, 1)
-
-
 def test_not_jitted_is_refused():
     with pytest.raises(TypeError, match="jitted"):
         nnbench.measure(lambda x: x, 1.0)
@@ -299,16 +242,3 @@ def test_peak_table():
     assert peak_flops("NVIDIA H100 PCIe", "bfloat16") == 756e12
     assert peak_flops("TPU v5 lite", "bfloat16") == 197e12 and peak_flops("TPU v5", "bfloat16") == 459e12
     assert peak_flops("TPU v4", "float32") is None and peak_flops("cpu", "float32") is None
-
-
-def test_a_worker_group_reprimes_from_kept_executables(fast_policy):
-    # A run's worker group (three styles): no step but the last needs its
-    # executable again after the later cold compiles, and none compiles.
-    from nnbench.results.case import Case
-    from nnbench.run.worker import run_group
-
-    records = run_group([Case("mlp", s, "train", "tiny") for s in ("jax", "linen", "haiku")], fast_policy)
-    assert [r["status"] for r in records] == ["ok"] * 3
-    assert [r["compile"]["reprime_kept"] for r in records] == [1, 1, 0]
-    assert [r["compile"]["reprime_compiles"] for r in records] == [0, 0, 0]
-    assert all(r["compile"]["recompiles"] == 0 for r in records)

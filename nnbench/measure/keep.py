@@ -1,4 +1,9 @@
-"""Executables kept across ``jax.clear_caches()`` as bytes, so the steps a
+"""NOT USED BY RUNS (2026-12-03): in a long test session, deserialized CPU
+executables failed when called (``NOT_FOUND: Function add_select_fusion not
+found``), so ``run_group`` reprimes by compiling again until that is
+understood; ``reprime`` below without a Keeper does exactly that.
+
+Executables kept across ``jax.clear_caches()`` as bytes, so the steps a
 worker prepared before a later cold compile need not be compiled again.
 
 Each ``prepare`` clears JAX's caches so its trace, lowering and compile are

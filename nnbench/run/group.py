@@ -189,26 +189,24 @@ def run_group(
             built_cases.append((record, (built.step, built.args, built.carry), built, model_flops, items))
         except Exception as e:  # noqa: BLE001 - a failing case is data, not a crash
             _fail(record, e)
-    keeper = _keep.Keeper()  # each cold compile's executable, kept as bytes for the reprime
     for record, (step, args, carry), built, model_flops, items in built_cases:
         try:
             _measure.reset_peak_rss()  # this case's own peak from here
-            with keeper.record():
-                prepared = _measure.prepare(
-                    step,
-                    args,
-                    carry,
-                    model_flops=model_flops,
-                    items_per_step=items,
-                    dtype=record["case"]["dtype"],
-                    rss_before=_measure.current_rss_bytes(),
-                )
+            prepared = _measure.prepare(
+                step,
+                args,
+                carry,
+                model_flops=model_flops,
+                items_per_step=items,
+                dtype=record["case"]["dtype"],
+                rss_before=_measure.current_rss_bytes(),
+            )
             ready.append((record, prepared, built))
         except Exception as e:  # noqa: BLE001
             _fail(record, e)
     if ready:
         try:
-            _keep.reprime([p for _, p, _ in ready], keeper)
+            _keep.reprime([p for _, p, _ in ready])  # no Keeper: see measure/keep.py
             ready = step_gate(ready)
             stop = run_rounds([p.lane for _, p, _ in ready], policy, until) if ready else None
         except Exception as e:  # noqa: BLE001
