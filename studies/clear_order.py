@@ -31,9 +31,9 @@ reprime 60 s -> 0, but cold XLA compile +22 % (median per case) rising with
 the style's place in its group (jax, first, x1.08; nnx_cached and
 nnx_partial, last, x1.37). A bias that grows with a style's position is
 worse than the lost time, so ``compile_stages`` keeps ``jax.clear_caches()``.
-The reprime is now answered without keeping executables alive: each cold
-compile's executable is serialized and deserialized for the reprime
-(``nnbench/measure/keep.py``, ``studies/reprime_keep.py``).
+Serving the reprime from serialized executables instead (commit 5f66816,
+``studies/reprime_keep.py``) was removed again: some deserialized CPU
+executables failed when called in a long process.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from jax._src import util
 from scipy import stats
 
 from nnbench import layers
-from nnbench.measure import keep, stages
+from nnbench.measure import stages
 from nnbench.measure import step as measure_step
 
 KEYS = ("trace_s", "lower_s", "compile_s", "total_s")
@@ -66,7 +66,7 @@ def one(strategy: str, styles: list[str], layer: str, mode: str, size: str) -> d
     finally:
         stages.jax.clear_caches = orig
     t0 = time.perf_counter()
-    keep.reprime(prepared)
+    measure_step.reprime(prepared)
     out = {"reprime_s": time.perf_counter() - t0, "reprime_compiles": 0}
     for s, p in zip(order, prepared, strict=True):
         out[s] = {k: p.compile_info[k] for k in KEYS}

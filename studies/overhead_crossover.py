@@ -34,8 +34,7 @@ from pathlib import Path
 from nnbench import layers
 from nnbench.layers import styles as _styles
 from nnbench.measure import env as _env
-from nnbench.measure.keep import reprime
-from nnbench.measure.step import finish, prepare
+from nnbench.measure.step import finish, prepare, reprime
 from nnbench.measure.timing import TimingPolicy, run_rounds
 
 # width x batch per layer, growing together: from the catalog's tiny step to

@@ -1,5 +1,7 @@
-"""Do kept executables (``nnbench.measure.keep``) remove the reprime without
-moving the cold compile or the step time?
+"""Did kept executables (``nnbench/measure/keep.py`` of commit 5f66816, since
+removed: some deserialized CPU executables failed when called in a long
+pytest process, ``NOT_FOUND: Function add_select_fusion not found``) remove
+the reprime without moving the cold compile or the step time?
 
 Takes run files of the same selection made alternately without the keeper
 (``base``: the commit before it) and with it (``keep``), e.g. on an idle
@@ -28,9 +30,8 @@ executables deserialized; what remains is the re-trace and re-lowering);
 cold XLA compile keep/base 0.98 over the 96 case pairs (A/A between like
 runs 0.88: the noise is larger than any effect), per style 0.89-1.10, no
 trend with the style's place in its group (Spearman rho -0.16, p 0.12);
-step median keep/base per style 0.96-1.04. The served programs are XLA's
-own: ``tests/test_measure.py`` checks a served executable's optimized HLO
-against a fresh compile's. The four run files are in studies/results/:
+step median keep/base per style 0.96-1.04. (Its removed test found a
+served executable's optimized HLO equal to a fresh compile's.) The four run files are in studies/results/:
 
     python studies/reprime_keep.py --base studies/results/reprime-keep-2026-12-03-base{,2}.json.gz \
         --keep studies/results/reprime-keep-2026-12-03-keep{,2}.json.gz
@@ -39,7 +40,6 @@ against a fresh compile's. The four run files are in studies/results/:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import math
 import statistics
@@ -47,10 +47,11 @@ from datetime import datetime
 
 from scipy import stats
 
+from nnbench.results import runfile as _results
+
 
 def load(path: str) -> tuple[dict[str, dict], float]:
-    with (gzip.open if path.endswith(".gz") else open)(path, "rt") as f:
-        run = json.load(f)
+    run = _results.read_run(path)
     wall = (datetime.fromisoformat(run["finished"]) - datetime.fromisoformat(run["started"])).total_seconds()
     recs = {json.dumps(r["case"], sort_keys=True): r for r in run["records"] if r["status"] == "ok"}
     return recs, wall

@@ -1,5 +1,5 @@
 """Where a run's wall time went, from its run file: cold compile stages,
-the reprime after JAX's cache clears (``nnbench.measure.keep``), timed samples, and
+the re-compile after JAX's cache clears (``reprime``), timed samples, and
 each layer's share of the workers' time.
 
     python studies/run_time.py reports/ci-cpu.json.gz
@@ -20,7 +20,7 @@ def main(path: str) -> None:
     for r in records:
         c, t = r.get("compile") or {}, r.get("time") or {}
         totals["cold trace + lower + compile"] += sum(c.get(k) or 0 for k in ("trace_s", "lower_s", "compile_s"))
-        totals["reprime after cache clears (re-trace, re-lower, compile or kept)"] += c.get("reprime_s") or 0
+        totals["re-compile after cache clears (reprime)"] += c.get("reprime_s") or 0
         totals["timed samples"] += sum(t.get("samples_s") or []) * t.get(
             "calls_per_sample", 1
         )  # a sample is a burst's time per call

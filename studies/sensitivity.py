@@ -46,7 +46,6 @@ import numpy as np
 import nnbench
 from nnbench.compare import compare as _compare
 from nnbench.measure import step as _measure
-from nnbench.measure.keep import reprime
 from nnbench.measure.timing import run_rounds
 from nnbench.run import ab as _ab
 
@@ -85,7 +84,7 @@ def one_trial(extra: float, rep: int, policy: nnbench.TimingPolicy, interleaved:
     samples = {}
     if interleaved:  # both in one run, sampled in shuffled rounds: shared machine state
         prepared = {name: _measure.prepare(step, (x, w)) for name, step in order}
-        reprime(list(prepared.values()))
+        _measure.reprime(list(prepared.values()))
         run_rounds([p.lane for p in prepared.values()], policy)
         samples = {name: p.lane.samples_s for name, p in prepared.items()}
     else:  # two separate measurements, one after the other, as two CI runs

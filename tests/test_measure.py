@@ -10,7 +10,6 @@ import pytest
 
 import nnbench
 from nnbench import layers
-from nnbench.measure import keep
 from nnbench.measure import stages as _compile
 from nnbench.measure import step as _measure
 from nnbench.measure import timing as _timing
@@ -159,7 +158,7 @@ def test_non_finite_output_is_invalid(fast_policy):
 def test_interleaved_lanes_all_sampled(fast_policy):
     fs = [jax.jit(lambda x, k=k: x * k) for k in range(3)]
     prepared = [_measure.prepare(f, (jnp.ones((4,)),)) for f in fs]
-    keep.reprime(prepared)
+    _measure.reprime(prepared)
     stop = _timing.run_rounds([p.lane for p in prepared], fast_policy)
     assert stop in ("ci", "budget", "max_samples")
     for p in prepared:
@@ -177,7 +176,7 @@ def test_each_prepare_compiles_cold_and_reprime_leaves_nothing_to_compile():
     for p in prepared:
         assert p.compile_info["events"]["backend_compile_s"] > 0
         assert p.compile_info["first_call_compiles"] == 0
-    keep.reprime(prepared)
+    _measure.reprime(prepared)
     assert [p.compile_info["reprime_compiles"] for p in prepared] == [1, 1, 0]
     counter = _compile.compile_counter()
     before = counter.count

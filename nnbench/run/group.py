@@ -142,7 +142,6 @@ def run_group(
     """
     from nnbench import layers
     from nnbench.measure import env as _env
-    from nnbench.measure import keep as _keep
     from nnbench.measure import stages as _compile
     from nnbench.measure import step as _measure
     from nnbench.run import scaling as _scaling
@@ -206,7 +205,7 @@ def run_group(
             _fail(record, e)
     if ready:
         try:
-            _keep.reprime([p for _, p, _ in ready])  # no Keeper: see measure/keep.py
+            _measure.reprime([p for _, p, _ in ready])
             ready = step_gate(ready)
             stop = run_rounds([p.lane for _, p, _ in ready], policy, until) if ready else None
         except Exception as e:  # noqa: BLE001
