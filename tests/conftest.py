@@ -1,11 +1,18 @@
-"""Test setup: several virtual CPU devices (so sharding code runs here), a
-shared persistent compilation cache, and fixtures for compiled steps."""
+"""Test setup: several virtual CPU devices (so sharding code runs here),
+fast timing, and how tests spread over pytest-xdist's worker processes
+(the README's test command runs ``pytest -n auto``)."""
 
+import functools
 import os
 import tempfile
+from pathlib import Path
 
 # Must happen before jax is imported anywhere.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+# XLA compiles without LLVM's optimisation here (its HLO passes, fusion
+# included, still run): the tests check what nnbench measures and computes,
+# not how fast XLA's code is, and compiling is most of their time (-O0 cut
+# tests/test_cli.py + tests/test_models.py from 248 s to 175 s).
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # A user's stored calibration (nnbench calibrate) must not reach the tests: each
 # session gets an empty cache (tests that calibrate point it elsewhere again).
@@ -33,3 +40,29 @@ def tmp_results(tmp_path_factory):
 def pytest_configure(config):
     assert jax.device_count() >= 4, "tests expect 4 virtual CPU devices"
     tempfile.gettempdir()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (``-n``) the work is spread test by test, except
+    that a module defining a module-scoped fixture (a real run, a compiled
+    catalog) goes whole to one worker, which builds the fixture once, and
+    each catalog entry's parity tests share a worker (its bfloat16 report's
+    float32 gate is then the float32 report already made). xdist's own
+    ``--dist loadgroup`` cannot do this on pytest 9.2, where the node id it
+    rewrites is read-only."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path, _, name = nodeid.partition("::")
+            if name.startswith("test_all_styles_match_jax["):
+                return "parity:" + name.split("[", 1)[1].rsplit("-", 1)[0]
+            return path if _shares_module_fixture(path) else nodeid
+
+    return Scheduling(config, log)
+
+
+@functools.cache
+def _shares_module_fixture(path: str) -> bool:
+    return 'scope="module"' in (Path(__file__).parent.parent / path).read_text()
