@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
 import tempfile
@@ -115,13 +114,26 @@ def ab_trial(extra: float, rep: int, options: _ab.ABOptions) -> dict:
         t0 = time.perf_counter()
         runs = _ab.run([case], sides, options)
         wall = time.perf_counter() - t0
-    (res,) = _compare.compare_runs(*runs, paired=True)["cases"]
+    (res,) = _compare.compare_runs(*runs, _compare.AB_THRESHOLDS, paired=True)["cases"]  # ab's threshold
     if "time" not in res["metrics"]:
         raise RuntimeError(f"ab trial failed: {res.get('note')}")
     t = res["metrics"]["time"]
     return {
         k: t.get(k)
-        for k in ("ratio", "ci_low", "ci_high", "p_value", "rounds", "pairs", "pair_ratios", "verdict", "base", "cand")
+        for k in (
+            "ratio",
+            "ci_low",
+            "ci_high",
+            "eq_low",
+            "eq_high",
+            "p_value",
+            "rounds",
+            "pairs",
+            "pair_ratios",
+            "verdict",
+            "base",
+            "cand",
+        )
     } | {"n": [len(r["records"][0]["time"]["samples_s"]) for r in runs], "wall_s": wall}
 
 
@@ -131,8 +143,8 @@ def rescore(trial: dict) -> dict:
     recorded before it changed are scored as they would be now)."""
     if not trial.get("pair_ratios") or len(trial["pair_ratios"]) < _compare.MIN_PAIRS:
         return trial
-    m, lo, hi, p = _compare.trimmed_t(np.log(trial["pair_ratios"]))
-    return trial | {"ratio": math.exp(m), "ci_low": math.exp(lo), "ci_high": math.exp(hi), "p_value": p}
+    level = _compare.pair_level(np.log(trial["pair_ratios"]))
+    return trial | {k: level[k] for k in ("ratio", "ci_low", "ci_high", "eq_low", "eq_high", "p_value")}
 
 
 def verdict_at(trial: dict, threshold: float) -> str:

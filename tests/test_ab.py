@@ -369,6 +369,27 @@ def test_one_stray_worker_pair_neither_vetoes_nor_makes_a_verdict():
     )
 
 
+def test_unchanged_over_pairs_is_two_one_sided_tests_at_5_percent():
+    # Three A/A pairs: Student's 95 % interval reaches past the 3 % band, the
+    # 90 % one (TOST: two one-sided tests, each at 5 %) lies inside it, so
+    # the pairs exclude a change beyond 3 % at the 5 % level: unchanged.
+    pairs = np.log([0.985, 1.012, 1.003])
+    ci95 = np.exp(scipy.stats.ttest_1samp(pairs, 0.0).confidence_interval(0.95))
+    ci90 = np.exp(scipy.stats.ttest_1samp(pairs, 0.0).confidence_interval(0.90))
+    assert ci95[0] < 1 / 1.03 and ci95[1] > 1.03 and 1 / 1.03 < ci90[0] and ci90[1] < 1.03
+    res = _compare.pair_level(pairs)
+    assert np.allclose((res["ci_low"], res["ci_high"]), ci95) and np.allclose((res["eq_low"], res["eq_high"]), ci90)
+    res |= {"rounds": 120}
+    assert _compare.decide_paired(res, 0.03) == (0.03, "unchanged")
+    # The same spread about +2 %: the 90 % interval reaches past the band,
+    # the 95 % one below 1: neither unchanged nor regressed.
+    res = _compare.pair_level(pairs + math.log(1.02)) | {"rounds": 120}
+    assert _compare.decide_paired(res, 0.03) == (0.03, "inconclusive")
+    # Regressed still needs the 95 % interval above 1.
+    tight = _compare.pair_level(np.log([1.048, 1.052, 1.050])) | {"rounds": 120}
+    assert _compare.decide_paired(tight, 0.03) == (0.03, "regressed")
+
+
 # --- the merged records of worker pairs, with a built-in ratio ---
 
 CASE = {"layer": "mlp", "style": "jax", "mode": "forward", "size": "tiny", "dtype": "float32"}

@@ -53,6 +53,9 @@ interval of a 20 % trimmed mean over the pairs (``trimmed_t``: Yuen's
 one-sample test, which also gives the p-value; from 5 pairs on it drops
 the highest and lowest fifth, so one pair whose processes landed badly
 cannot decide or veto a verdict; below 5 pairs it is Student's t).
+There "unchanged" is two one-sided tests at the same 5 % level (TOST,
+the usual equivalence test): the 90 % interval (``eq_low``/``eq_high``)
+inside the band; regressed and improved still need the 95 % one off 1.
 
 Compile stage times (trace, lower, XLA compile) are one cold compile per
 process. One sample per side has no noise estimate (an A/A on a loaded
@@ -75,10 +78,13 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
+from nnbench.compare.pairs import CONFIDENCE, TRIM, pair_level, trimmed_df, trimmed_t  # noqa: F401 - re-exported
 from nnbench.measure import stats as _stats
 from nnbench.measure.stats import round_medians
 
-CONFIDENCE = 0.95
+# "unchanged" over worker pairs is two one-sided tests at the same 5 %
+# level (TOST): the 90 % interval inside the band.
+EQUIVALENCE_CONFIDENCE = 2 * CONFIDENCE - 1
 MAX_BATCHES = 30
 MIN_BATCH = 5
 MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
@@ -88,7 +94,6 @@ MIN_VERDICT_BATCHES = 10  # so a verdict needs >= 50 samples per run
 DRIFT_FACTOR = 2.0
 MIN_PAIRED_ROUNDS = 10
 MIN_PAIRS = 3  # worker pairs from which the pair, not the round, is the unit
-TRIM = 0.2  # fraction of worker pairs trimmed from each end of the pair-level mean (Yuen)
 
 REGRESSED, IMPROVED, UNCHANGED, INCONCLUSIVE = "regressed", "improved", "unchanged", "inconclusive"
 CHANGED = "changed"  # a deterministic metric moved, within tolerance or downwards is 'improved'
@@ -241,44 +246,6 @@ def paired_test(
     return out
 
 
-def pair_level(log_ratios: np.ndarray, confidence: float = CONFIDENCE) -> dict[str, Any]:
-    """The worker pair as the unit: ``log_ratios`` holds one log(candidate /
-    baseline) per pair (1-D float, at least ``MIN_PAIRS``). Returns ``ratio``
-    (exp of the 20 % trimmed mean), ``ci_low``/``ci_high`` and ``p_value``
-    (``trimmed_t``), ``pairs`` and ``pair_ratios``."""
-    mean, lo, hi, p = trimmed_t(log_ratios, confidence)
-    return {
-        "ratio": math.exp(mean),
-        "ci_low": math.exp(lo),
-        "ci_high": math.exp(hi),
-        "p_value": p,
-        "pairs": int(log_ratios.size),
-        "pair_ratios": [math.exp(g) for g in log_ratios],
-    }
-
-
-def trimmed_t(x: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float, float]:
-    """``(trimmed mean, CI low, CI high, p)`` of ``x`` against 0: Yuen's
-    one-sample trimmed t, ``TRIM`` of the values cut from each end
-    (``int(TRIM * n)`` of them; none below 5 values, where it is Student's
-    t). Its standard error comes from the winsorized variance, with
-    n - 2k - 1 degrees of freedom (``scipy.stats.mstats``)."""
-    n = x.size
-    k = int(TRIM * n)
-    lim = (k / n + 1e-9,) * 2  # trim exactly k from each end
-    m = float(scipy.stats.mstats.trimmed_mean(x, limits=lim))
-    se = float(scipy.stats.mstats.trimmed_stde(x, limits=lim))
-    df = _trimmed_df(n)
-    q = float(scipy.stats.t.ppf(0.5 + confidence / 2, df))
-    p = float(2 * scipy.stats.t.sf(abs(m) / se, df)) if se > 0 else (1.0 if m == 0 else 0.0)
-    return m, m - q * se, m + q * se, p
-
-
-def _trimmed_df(n: int) -> int:
-    """Degrees of freedom of ``trimmed_t`` over ``n`` values: n - 2k - 1, k = int(TRIM * n) trimmed from each end."""
-    return n - 2 * int(TRIM * n) - 1
-
-
 def _nanmedian(x: Sequence[float]) -> float | None:
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -287,10 +254,22 @@ def _nanmedian(x: Sequence[float]) -> float | None:
 
 def decide_paired(res: dict[str, Any], threshold: float) -> tuple[float, str]:
     """``(threshold used, verdict)`` for a ``paired_test`` result: ``verdict``
-    as it stands, inconclusive under ``MIN_PAIRED_ROUNDS`` rounds."""
+    as it stands, inconclusive under ``MIN_PAIRED_ROUNDS`` rounds; over
+    worker pairs, "unchanged" when the equivalence interval (``eq_low``/
+    ``eq_high``, TOST) lies in the band."""
     if res["ci_low"] is None or res["rounds"] < MIN_PAIRED_ROUNDS:
         return threshold, INCONCLUSIVE
-    return threshold, verdict(res["ratio"], res["ci_low"], res["ci_high"], threshold)
+    return threshold, _interval_verdict(res, threshold)
+
+
+def _interval_verdict(res: dict[str, Any], threshold: float) -> str:
+    """``verdict`` on the result's CI; "unchanged" on its equivalence
+    interval where it has one (``pair_level``)."""
+    v = verdict(res["ratio"], res["ci_low"], res["ci_high"], threshold)
+    if v == INCONCLUSIVE and res.get("eq_low") is not None:
+        if verdict(res["ratio"], res["eq_low"], res["eq_high"], threshold) == UNCHANGED:
+            v = UNCHANGED
+    return v
 
 
 def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:
@@ -338,7 +317,7 @@ def pairs_needed(pairs: int, room: float, confidence: float = CONFIDENCE) -> int
     z = scipy.stats.norm.isf(0.2)
 
     def q(n: int) -> float:
-        return float(scipy.stats.t.ppf(0.5 + confidence / 2, _trimmed_df(n)))
+        return float(scipy.stats.t.ppf(0.5 + confidence / 2, trimmed_df(n)))
 
     for n in range(pairs + 1, int(MAX_DATA_FACTOR * pairs) + 1):
         if (q(n) + z) / q(pairs) * math.sqrt(pairs / n) <= room:
@@ -373,8 +352,11 @@ def more_data(res: dict[str, Any], threshold: float) -> dict[str, Any]:
         need = MIN_VERDICT_BATCHES * MIN_BATCH
         return out | {"unit": "samples", "count": need, "text": f"a verdict needs at least {need} samples per run"}
     pct, caveat = f"±{100 * threshold:g} %", ""
-    if res.get("pairs"):  # the trimmed t interval over pairs
-        pairs = pairs_needed(res["pairs"], ci_room(res["ratio"], res["ci_low"], res["ci_high"], threshold))
+    if res.get("pairs"):  # the trimmed t interval over pairs (in the band: the equivalence interval)
+        lo, hi, conf = res["ci_low"], res["ci_high"], CONFIDENCE
+        if res.get("eq_low") is not None and 1 / (1 + threshold) <= res["ratio"] <= 1 + threshold:
+            lo, hi, conf = res["eq_low"], res["eq_high"], EQUIVALENCE_CONFIDENCE
+        pairs = pairs_needed(res["pairs"], ci_room(res["ratio"], lo, hi, threshold), conf)
         if pairs is None:
             return out | {
                 "text": (
@@ -438,7 +420,7 @@ def compile_test(
         **pair_level(np.log(b) - np.log(a), confidence),
         "threshold_used": threshold,
     }
-    out["verdict"] = verdict(out["ratio"], out["ci_low"], out["ci_high"], threshold)
+    out["verdict"] = _interval_verdict(out, threshold)
     if out["verdict"] == INCONCLUSIVE:
         out["more_data"] = more_data(out, threshold)
     return out

@@ -54,6 +54,8 @@ def metric_text(name: str, r: dict[str, Any]) -> str:
             notes.append(r["more_data"]["text"])
     if r["verdict"] == UNTESTED:
         notes.append("one sample per side: no noise estimate")
+    if r["verdict"] == UNCHANGED and r.get("eq_low") is not None:
+        notes.append(f"90 % interval [{r['eq_low']:.3f}, {r['eq_high']:.3f}] inside the band")
     note = f" ({'; '.join(notes)})" if notes else ""
     return f"{name} {_value(name, r['base'])} → {_value(name, r['cand'])}{ratio}{ci}{note}"
 

@@ -244,7 +244,8 @@ def annotate(
         f"(seed {options.seed}); "
         + (
             "ratio = exp(20 % trimmed mean over pairs of each pair's median per-round log ratio), "
-            "its 95 % trimmed t interval over pairs, Yuen's one-sample p"
+            "its 95 % trimmed t interval over pairs, Yuen's one-sample p; "
+            "unchanged when the 90 % interval lies in the band (two one-sided tests at 5 %)"
             if many
             else "ratio = exp(median of per-round log ratios), its 95 % CI, Wilcoxon signed-rank p"
         )
