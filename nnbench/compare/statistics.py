@@ -274,14 +274,18 @@ def _interval_verdict(res: dict[str, Any], threshold: float) -> str:
 
 def verdict(ratio: float, lo: float, hi: float, threshold: float) -> str:
     """The rule in the module docstring (ratio and CI: candidate / baseline)."""
-    up, down = 1 + threshold, 1 / (1 + threshold)
-    if lo > 1 and ratio > up:
+    if lo > 1 and ratio > 1 + threshold:
         return REGRESSED
-    if hi < 1 and ratio < down:
+    if hi < 1 and ratio < 1 / (1 + threshold):
         return IMPROVED
-    if down <= lo and hi <= up and down <= ratio <= up:
+    if in_band(lo, threshold) and in_band(hi, threshold) and in_band(ratio, threshold):
         return UNCHANGED
     return INCONCLUSIVE
+
+
+def in_band(ratio: float, threshold: float) -> bool:
+    """Whether ``ratio`` lies in ``[1 / (1 + threshold), 1 + threshold]``."""
+    return 1 / (1 + threshold) <= ratio <= 1 + threshold
 
 
 def ci_room(ratio: float, lo: float, hi: float, threshold: float) -> float:
@@ -354,7 +358,7 @@ def more_data(res: dict[str, Any], threshold: float) -> dict[str, Any]:
     pct, caveat = f"±{100 * threshold:g} %", ""
     if res.get("pairs"):  # the trimmed t interval over pairs (in the band: the equivalence interval)
         lo, hi, conf = res["ci_low"], res["ci_high"], CONFIDENCE
-        if res.get("eq_low") is not None and 1 / (1 + threshold) <= res["ratio"] <= 1 + threshold:
+        if res.get("eq_low") is not None and in_band(res["ratio"], threshold):
             lo, hi, conf = res["eq_low"], res["eq_high"], EQUIVALENCE_CONFIDENCE
         pairs = pairs_needed(res["pairs"], ci_room(res["ratio"], lo, hi, threshold), conf)
         if pairs is None:
@@ -374,7 +378,7 @@ def more_data(res: dict[str, Any], threshold: float) -> dict[str, Any]:
     raised = res.get("threshold_used") is not None and res["threshold_used"] > threshold
     if raised:  # the bar must come down to what the ratio needs
         r = res["ratio"]
-        need = threshold if 1 / (1 + threshold) <= r <= 1 + threshold else max(r, 1 / r) - 1
+        need = threshold if in_band(r, threshold) else max(r, 1 / r) - 1
         factor = max(factor, POWER_MARGIN * (DRIFT_FACTOR * res["drift"] / need) ** 2)
         caveat = " if the runs' spread is noise, not drift (else nnbench ab, which pairs the sides in time)"
     if factor > MAX_DATA_FACTOR:
