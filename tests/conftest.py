@@ -48,7 +48,8 @@ def pytest_xdist_make_scheduler(config, log):
     that a module defining a module-scoped fixture (a real run, a compiled
     catalog) goes whole to one worker, which builds the fixture once, and
     each catalog entry's parity tests share a worker (its bfloat16 report's
-    float32 gate is then the float32 report already made). xdist's own
+    float32 gate is then the float32 report already made, and the perturbed
+    weights of its gate tests run through views already compiled). xdist's own
     ``--dist loadgroup`` cannot do this on pytest 9.2, where the node id it
     rewrites is read-only."""
     from xdist.scheduler import LoadScopeScheduling
@@ -56,7 +57,7 @@ def pytest_xdist_make_scheduler(config, log):
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path, _, name = nodeid.partition("::")
-            if name.startswith("test_all_styles_match_jax["):
+            if name.startswith(("test_all_styles_match_jax[", "test_gate_catches_a_5_percent_weight_change[")):
                 return "parity:" + name.split("[", 1)[1].rsplit("-", 1)[0]
             return path if _shares_module_fixture(path) else nodeid
 

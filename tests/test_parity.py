@@ -100,6 +100,7 @@ def test_step_gate_without_a_jax_case_builds_its_reference(fast_policy):
     (record,) = run_group([Case("mlp", "nnx_cached", "train", "tiny")], fast_policy)
     step = record["parity"]["step"]
     assert record["status"] == "ok" and step["ok"] and step["calls"] >= 2 and step["err"] <= step["limit"]
+    assert not layers.parity._VIEWS, "the gate's views outlived it into the group's timing"
 
 
 def test_weights_round_trip_through_every_style():
@@ -115,3 +116,38 @@ def test_weights_round_trip_through_every_style():
     impl = entry.impls["nnx"]
     back = impl.to_canonical(impl.from_canonical(canonical))
     assert jax.tree_util.tree_all(jax.tree.map(lambda a, b: bool((a == b).all()), canonical, back))
+
+
+def test_a_report_of_other_weights_compiles_no_view_again():
+    """Each family's views are compiled once per process and serve any
+    weights of the entry's shapes: a perturbed report (the gate test above)
+    and a bfloat16 report's float32 gate compile no view twice, and what
+    they compute is the perturbed weights' (the gate still fires)."""
+    from nnbench.layers import parity
+
+    entry = layers.get("mlp")
+    parity.forget_views()
+    compiles = []
+
+    def on_duration(event, duration, **_):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
+    try:
+        layers.parity_report(entry, "tiny", "float32", styles=("linen",), seed=7)
+        first = len(compiles)
+        config = entry.config("tiny")
+        k_data, k_init = jax.random.split(jax.random.key(7))
+        batch = layers.styles.batch_for(entry, config, "float32", k_data)
+        weights = layers.styles.canonical_weights(entry, config, "float32", k_init, batch["x"])
+        off = jax.tree.map(lambda a: a * 1.05, weights)
+        jax.block_until_ready(off)
+        before = len(compiles)
+        report = layers.parity_report(entry, "tiny", "float32", styles=("linen",), seed=7, canonical=off)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(on_duration)
+    assert first >= 4  # the forward and gradient views of jax and linen, at least
+    assert len(compiles) == before, f"{len(compiles) - before} compiles for views already compiled"
+    assert not report["linen"]["ok"]
+    parity.forget_views()

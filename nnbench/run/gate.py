@@ -24,6 +24,9 @@ def group_parity(cases: Sequence[Case]) -> dict[str, Any]:
     if ident in _PARITY:  # the forward and train groups of a layer share one worker
         return _PARITY[ident]
     _PARITY[ident] = _parity_by_style(c, styles)
+    from nnbench.layers import parity
+
+    parity.forget_views()  # their executables would stay alive through the group's timing
     return _PARITY[ident]
 
 
