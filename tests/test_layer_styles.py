@@ -13,6 +13,11 @@ from nnbench.layers import styles as _styles
 def test_nnx_modes_detected_from_installed_flax(monkeypatch):
     modes = _styles.nnx_jit_modes()
     assert layers.STYLES == _styles.DESIGN_STYLES + modes
+    # Reports order styles without importing Flax: every style, in that order.
+    from nnbench.results.case import STYLE_ORDER
+
+    assert [s for s in STYLE_ORDER if s in layers.STYLES] == list(layers.STYLES)
+    assert set(STYLE_ORDER) == {*_styles.DESIGN_STYLES, "nnx_tree", "nnx_cached", "nnx_partial"}
     assert ("nnx_partial" in modes) == hasattr(nnx, "jit_partial")
     assert ("nnx_cached" in modes) == hasattr(nnx, "cached_partial")
     monkeypatch.delattr(nnx, "jit_partial")

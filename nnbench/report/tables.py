@@ -9,13 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nnbench import layers
 from nnbench.measure import stats as _stats
 from nnbench.results import metrics as _metrics
-from nnbench.results.case import Case
+from nnbench.results.case import STYLE_ORDER, Case
 from nnbench.results.metrics import fmt_bytes, fmt_time
-
-STYLE_ORDER = list(layers.STYLES)
 
 
 def style_rank(style: str) -> tuple[int, str]:
@@ -262,6 +259,8 @@ def gate_notes(records: Sequence[dict[str, Any]]) -> list[str]:
 def work_notes(records: Sequence[dict[str, Any]]) -> list[str]:
     """What MFU and HFU count, then, per catalog layer in ``records`` whose
     model FLOPs depart from XLA's count, the entry's ``flops_note``."""
+    from nnbench import layers  # the catalog brings jax: only reports of its layers need it
+
     notes = [WORK_CONVENTION, *gate_notes(records)]
     for name in sorted({r["case"]["layer"] for r in records if r.get("case", {}).get("layer")}):
         try:
@@ -290,6 +289,8 @@ def overhead_rows(records: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     """Per-step, per-layer and per-parameter-leaf time for records of layers
     whose config has a ``depth`` (the ``overhead`` suite's stack), with the
     median's 95 % CI scaled alike."""
+
+    from nnbench import layers
 
     def us(x: float) -> str:
         return f"{x * 1e6:.3g}"

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 
+# Every API style nnbench times, in report order. Which NNX jit modes a run
+# has depends on its Flax release (``layers.styles.STYLES``, in this order);
+# reports read run files of any release without importing Flax.
+STYLE_ORDER = ("jax", "linen", "nnx", "nnx_split", "haiku", "nnx_tree", "nnx_cached", "nnx_partial")
+
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Case:
