@@ -479,3 +479,109 @@ def test_compile_advice_names_pairs_that_decide():
     )
     verdicts = [_compare.compile_test(*draw(a["count"]), 0.25)["verdict"] for a in advised]
     assert sum(v == "unchanged" for v in verdicts) >= 0.7 * len(verdicts)
+
+
+class _FakeWorker:
+    """A phased worker's gates, without a process: what ``_prepare_pair`` says
+    and waits for, in order, in ``log``. ``ends_after``: the phase after
+    which it ends (its group failed), like a real worker's EOF."""
+
+    def __init__(self, name, log, ends_after=None):
+        self.name, self.log, self.ends_after = name, log, ends_after
+        self.gates = iter(["compile", "settle", "warm", "sampling"])
+        self.at, self.running, self.sampling, self.phased = "go", False, False, True
+
+    def release(self, phase):
+        assert self.at == phase
+        self.log.append((self.name, "release", phase))
+        self.at, self.running = None, True
+        return True
+
+    def wait_gate(self):
+        self.running = False
+        if (self.name, "release", self.ends_after) in self.log:
+            self.log.append((self.name, "ended"))
+            return False
+        gate = next(self.gates)
+        self.log.append((self.name, "at", gate))
+        if gate == "sampling":
+            self.sampling = True
+        else:
+            self.at = gate
+        return True
+
+    def wait_ready(self):
+        self.log.append((self.name, "ready"))
+        return True
+
+
+def test_a_pair_builds_and_settles_together_but_compiles_and_warms_up_in_turn():
+    from nnbench.run import ab as _ab_run
+
+    log = []
+    a, b = _FakeWorker("a", log), _FakeWorker("b", log)
+    nxt = [_FakeWorker("n1", log), _FakeWorker("n2", log)]
+    _ab_run._prepare_pair((a, b), lambda: (0, nxt))
+    assert log == [
+        ("a", "release", "go"),
+        ("b", "release", "go"),  # both build at once (untimed) ...
+        ("n1", "ready"),
+        ("n2", "ready"),  # ... while the next pair imports, done before any cold compile
+        ("a", "at", "compile"),
+        ("b", "at", "compile"),
+        ("a", "release", "compile"),
+        ("a", "at", "settle"),  # a's cold compiles are over before b's start
+        ("b", "release", "compile"),
+        ("b", "at", "settle"),
+        ("a", "release", "settle"),
+        ("b", "release", "settle"),  # both settle at once
+        ("a", "at", "warm"),
+        ("b", "at", "warm"),
+        ("a", "release", "warm"),
+        ("a", "at", "sampling"),  # warm-ups read step times alone
+        ("b", "release", "warm"),
+        ("b", "at", "sampling"),
+    ]
+    # A side whose group fails while building drops out; the other goes on alone.
+    log.clear()
+    a, b = _FakeWorker("a", log, ends_after="go"), _FakeWorker("b", log)
+    _ab_run._prepare_pair((a, b))
+    assert ("a", "ended") in log and b.sampling and not a.sampling
+    assert [e for e in log if e[0] == "a"] == [("a", "release", "go"), ("a", "ended")]
+
+
+@pytest.mark.parametrize("phased", [True, False], ids=["phased", "gated-only"])
+def test_a_stepped_worker_prepares_through_its_gates_alone(monkeypatch, phased):
+    # wait_sampling takes one worker through every gate it announced: all
+    # four for this nnbench, "go" only for one that predates the phases.
+    from nnbench.results.case import Case
+    from nnbench.run import spawn as _spawn
+    from nnbench.run.stepped import SteppedWorker
+
+    monkeypatch.setattr(_spawn, "PHASED", phased)
+    monkeypatch.chdir(REPO)
+    case = Case("loop", "user", "forward", "default", source=CASES)
+    with SteppedWorker([case], _timing.TimingPolicy(budget_s=0.1, block_s=0.01, settle_s=0.05)) as w:
+        assert w.wait_ready() and w.gated and w.phased == phased and w.at == "go"
+        assert w.wait_sampling() and w.sampling and w.at is None
+        assert w.step() and w.step()
+        (rec,) = w.finish()
+    assert rec["status"] == "ok" and rec["time"]["stop_reason"] == "rounds" and len(rec["time"]["round_ends"]) == 2
+
+
+def test_a_user_case_worker_imports_no_layer_library():
+    # A user case has no parity reference: preparing it must not import
+    # Flax, Haiku or optax (a second per worker, twice per ab pair).
+    import subprocess
+
+    code = (
+        "import sys, nnbench\n"
+        "from nnbench.run.group import run_group\n"
+        "from nnbench.measure.timing import TimingPolicy\n"
+        f"case = nnbench.UserCase('loop', None).case({CASES!r})\n"
+        "(rec,) = run_group([case], TimingPolicy(budget_s=0.05, settle_s=0.0, warmup_budget_s=0.05))\n"
+        "assert rec['status'] == 'ok', rec.get('error')\n"
+        "print(sorted(m for m in ('flax', 'haiku', 'optax', 'scipy.stats') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -4,7 +4,8 @@ Every worker process imports this module, so it stays off ``scipy.stats``
 (most of a second to import, more than JAX's own backend start): the
 median's order-statistic CI comes from ``scipy.special``'s binomial
 distribution, which ``tests/test_stats.py`` checks against
-``scipy.stats.quantile_test``."""
+``scipy.stats.quantile_test``. Even ``scipy.special`` (0.25 s) is imported
+on first use, so a worker is ready to prepare before it loads."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.special
 
 CONFIDENCE = 0.95
 
@@ -41,6 +41,8 @@ def median_ci(samples: Sequence[float], confidence: float = CONFIDENCE) -> tuple
 def _median_ci_ranks(n: int, confidence: float) -> tuple[int, int]:
     """1-based ranks of the order statistics bounding the median's CI (they
     depend on ``n`` only: the timing loop asks again each time it checks)."""
+    import scipy.special
+
     tail = (1.0 - confidence) / 2.0
     # binom.ppf(tail, n, 1/2): the least k with P(X <= k) >= tail (isf by
     # symmetry: n - ppf), searched where it lies, within 4 SDs below n/2,

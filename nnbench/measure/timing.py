@@ -38,6 +38,7 @@ from nnbench.measure import stats as _stats
 
 Carry = Callable[[tuple[Any, ...], Any], tuple[Any, ...]]
 Until = Callable[[int], "str | None"]  # rounds done -> None (run one more) or the stop reason
+Gate = Callable[[str], None]  # a phase's name ("compile", "settle", "warm") -> returns when it may start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +216,9 @@ def policy_stop(lanes: Sequence[Lane], policy: TimingPolicy) -> Until:
     return until
 
 
-def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None = None) -> str:
+def run_rounds(
+    lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None = None, gate: Gate | None = None
+) -> str:
     """Settle and warm up every lane, then sample all of them in shuffled rounds.
 
     Each round runs every lane's block (one untimed re-warm call, then
@@ -226,7 +229,9 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None 
     asked after warm-up and after every round: None runs one more round, a
     string stops with that reason; the default is ``policy_stop`` (returns
     ``"ci"``, ``"budget"`` or ``"max_samples"``). Compiles seen while a lane
-    runs are added to its ``recompiles``.
+    runs are added to its ``recompiles``. ``gate(phase)`` is called before
+    settling (``"settle"``) and before warming up (``"warm"``): an ``nnbench
+    ab`` worker waits there until its parent lets that phase start.
     """
     counter = _compile.compile_counter()
     rng = random.Random(policy.seed)
@@ -234,7 +239,11 @@ def run_rounds(lanes: Sequence[Lane], policy: TimingPolicy, until: Until | None 
     gc.collect()
     gc.disable()
     try:
+        if gate is not None:
+            gate("settle")
         _settle(lanes, policy.settle_s, counter)
+        if gate is not None:
+            gate("warm")
         for lane in lanes:
             before = counter.count
             _warm_up(lane, policy)

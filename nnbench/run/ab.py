@@ -125,13 +125,13 @@ def _group(
     per_pair, envs, total = [], [None, None], 0
     first_look = max(options.pairs, _compare.MIN_PAIRS) if options.sequential else options.pairs
     merged: list[list[dict[str, Any]]] = [[], []]
-    pending: list[tuple[int, list[SteppedWorker]]] = []  # the next pair, started while this one finishes
+    pending: list[tuple[int, list[SteppedWorker]]] = []  # the next pair, started while this one builds or finishes
     try:
         for k in range(1, options.most_pairs + 1):
             started = pending.pop() if pending else _start(members, sides, options, rng)
             last = k == options.most_pairs
-            start_next = None if last else lambda: pending.append(_start(members, sides, options, rng))
-            batches, pair_envs, ran = _pair(started, options, rng, start_next)
+            start_next = None if last else lambda: _queue(pending, _start(members, sides, options, rng))
+            batches, pair_envs, ran = _pair(started, options, rng, start_next, lambda: _let_build(pending))
             per_pair.append(batches)
             envs = [e or pe for e, pe in zip(envs, pair_envs, strict=True)]
             total += ran
@@ -165,23 +165,39 @@ def _start(members: Sequence[Case], sides: tuple[Side, Side], options: ABOptions
     ]
 
 
-def _pair(started, options: ABOptions, rng: random.Random, start_next=None):
+def _queue(pending: list, started: tuple[int, list[SteppedWorker]]) -> tuple[int, list[SteppedWorker]]:
+    pending.append(started)
+    return started
+
+
+def _let_build(pending: list[tuple[int, list[SteppedWorker]]]) -> None:
+    """Let the next pair's phased workers build their group now (untimed)."""
+    for _, workers in pending:
+        for w in workers:
+            if w.phased and w.at == "go":
+                w.release("go")
+
+
+def _pair(started, options: ABOptions, rng: random.Random, start_next=None, stopped=None):
     """One worker per side (``_start``'s), ``options.rounds`` alternating
-    rounds: (records per side, env per side, rounds run). ``start_next`` is
-    called once sampling has stopped, so the next pair's imports overlap
-    this pair's untimed finish (its statistics, its records written), never
-    its rounds."""
-    # Both workers start at once and import their libraries side by side;
-    # then, one after the other, each prepares the group (compiles), so one
-    # side's compile never overlaps the other's; both wait, warmed up,
-    # before round 1. (A side whose nnbench predates the gate prepares as
-    # soon as it imported.)
+    rounds: (records per side, env per side, rounds run). ``start_next``
+    starts the next pair (returns ``_start``'s tuple): for phased workers
+    while this pair builds its group (both imports are done before this
+    pair's first cold compile), else once sampling has stopped. Either way
+    its imports overlap untimed work only, never a compile or the rounds.
+    ``stopped`` is called once the rounds end, before this pair's finish
+    (``_let_build``: the next pair builds while this one writes its
+    records)."""
     first, (a, b) = started
     with a, b:
         for w in (a, b):
-            w.wait_ready()
-        for w in (a, b):
-            w.wait_sampling()
+            w.wait_ready()  # both import their libraries side by side
+        if a.phased and b.phased:
+            _prepare_pair((a, b), start_next)
+            start_next = None
+        else:  # a side whose nnbench predates the phases prepares alone, start to end
+            for w in (a, b):
+                w.wait_sampling()
         workers = [a, b] if first == 0 else [b, a]  # baseline, candidate
         ran = 0
         while ran < options.rounds and any(w.sampling for w in workers):
@@ -194,9 +210,41 @@ def _pair(started, options: ABOptions, rng: random.Random, start_next=None):
             w.stop()
         if start_next is not None:
             start_next()
+        if stopped is not None:
+            stopped()
         batches = [w.finish() for w in workers]
         envs = [w.env() for w in workers]
     return batches, envs, ran
+
+
+# A pair's preparation, phase by phase: True where both workers may run the
+# phase at once (nothing in it is measured: building the group, with its
+# parity gate, weights and batches; settling), False where they take turns
+# (the cold compile stages, recorded; the warm-up, which sizes each side's
+# rounds from step times read alone).
+PHASES = (("go", True), ("compile", False), ("settle", True), ("warm", False))
+
+
+def _prepare_pair(pair: tuple[SteppedWorker, SteppedWorker], start_next=None) -> None:
+    """Take a pair of phased workers through ``PHASES`` to ``sampling``; a
+    worker that ends on the way (its group failed) drops out. ``start_next``
+    (if given) is called once both build, and the next pair's imports are
+    awaited before the first cold compile."""
+    for phase, together in PHASES:
+        if together:
+            for w in pair:
+                if w.at == phase:  # "go" may have been said already (``_let_build``)
+                    w.release(phase)
+            if phase == "go" and start_next is not None:
+                for w in start_next()[1]:
+                    w.wait_ready()
+            for w in pair:
+                if w.running:
+                    w.wait_gate()
+        else:
+            for w in pair:
+                if w.at == phase and w.release(phase):
+                    w.wait_gate()
 
 
 def _check_stepped(side: Side, records: list[dict[str, Any]]) -> None:

@@ -48,16 +48,16 @@ def step_gate(ready: list[tuple[dict[str, Any], Any, Any]]) -> list[tuple[dict[s
     a mismatch makes its record ``invalid``. ``record["parity"]["step"]``
     holds the comparison.
     """
-    from nnbench import layers
-    from nnbench.layers import parity as _parity
-
     gated = [
         item
         for item in ready
         if item[2] is not None and getattr(item[2], "result", None) is not None and item[0].get("parity")
     ]
-    if not gated:
+    if not gated:  # user cases: no reference, and no reason to import every style's library
         return ready
+    from nnbench import layers
+    from nnbench.layers import parity as _parity
+
     case = Case.from_dict(gated[0][0]["case"])
     entry = layers.get(case.layer)
     if entry.stochastic and case.mode == "train":

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from nnbench.measure.timing import TimingPolicy, Until, run_rounds
+from nnbench.measure.timing import Gate, TimingPolicy, Until, run_rounds
 from nnbench.results.case import Case
 from nnbench.run.cases import group_key as group_key
 from nnbench.run.gate import group_parity, step_gate
@@ -117,12 +117,13 @@ def run_groups(
     lower_for: Sequence[str] = (),
     profile_dir: str | None = None,
     until: Until | None = None,
+    gate: Gate | None = None,
 ) -> list[dict[str, Any]]:
     """``run_group`` for each group in ``cases`` (in order), one after the other."""
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(group_key(case), []).append(case)
-    return [r for members in groups.values() for r in run_group(members, policy, lower_for, profile_dir, until)]
+    return [r for members in groups.values() for r in run_group(members, policy, lower_for, profile_dir, until, gate)]
 
 
 def run_group(
@@ -131,6 +132,7 @@ def run_group(
     lower_for: Sequence[str] = (),
     profile_dir: str | None = None,
     until: Until | None = None,
+    gate: Gate | None = None,
 ) -> list[dict[str, Any]]:
     """Measure ``cases`` in this process; never raises for a case's fault.
 
@@ -138,7 +140,10 @@ def run_group(
     for, recorded under ``lower_for``. With ``profile_dir``, each ok case is
     then profiled in a separate pass (``_profile.profile_records``), after
     its timing. ``until``: who ends sampling, round by round (see
-    ``_timing.run_rounds``; default: the policy).
+    ``_timing.run_rounds``; default: the policy). ``gate(phase)``: called
+    before the cold compiles (``"compile"``) and by ``run_rounds`` before
+    settling and warming up, where an ``nnbench ab`` worker waits for its
+    parent (what is measured runs one side at a time).
     """
     from nnbench import layers
     from nnbench.measure import env as _env
@@ -188,6 +193,8 @@ def run_group(
             built_cases.append((record, (built.step, built.args, built.carry), built, model_flops, items))
         except Exception as e:  # noqa: BLE001 - a failing case is data, not a crash
             _fail(record, e)
+    if gate is not None:
+        gate("compile")
     for record, (step, args, carry), built, model_flops, items in built_cases:
         try:
             _measure.reset_peak_rss()  # this case's own peak from here
@@ -207,7 +214,7 @@ def run_group(
         try:
             _measure.reprime([p for _, p, _ in ready])
             ready = step_gate(ready)
-            stop = run_rounds([p.lane for _, p, _ in ready], policy, until) if ready else None
+            stop = run_rounds([p.lane for _, p, _ in ready], policy, until, gate) if ready else None
         except Exception as e:  # noqa: BLE001
             for record, _, _ in ready:
                 _fail(record, e)

@@ -169,7 +169,7 @@ class ABOptions:
     ``memory_limit``), handed whole to each side's workers."""
 
     rounds: int = 40
-    budget_s: float = 2.0
+    budget_s: float = 1.5
     seed: int = 0
     pairs: int = 3
     run: RunOptions = RunOptions()

@@ -46,6 +46,11 @@ class WorkerTask:
     env_out: str | None = None
 
 
+# Whether stepped workers are asked for the phased gates (a test turns it
+# off to run the protocol of a side whose nnbench predates them).
+PHASED = True
+
+
 def run_in_subprocess(
     cases: Sequence[Case], policy: TimingPolicy, options: RunOptions | None = None, task: WorkerTask = WorkerTask()
 ) -> list[dict[str, Any]]:
@@ -158,8 +163,10 @@ def _spawn(
     request["options"] = {"memory_limit": options.memory_limit, "stepped": task.stepped, "env_out": task.env_out}
     # A stepped worker waits for "go" once it is ready (imports done): an ab
     # pair's two workers import at once and then compile one after the other.
-    # A side whose nnbench predates the gate ignores the key and says plain "ready".
-    request["gate"] = task.stepped
+    # A side whose nnbench predates the gate ignores the key and says plain
+    # "ready"; one that predates the phases ("phases": it also waits before
+    # its cold compiles, settling and warm-up) says "ready gated".
+    request["gate"], request["phases"] = task.stepped, task.stepped and PHASED
     request_path = os.path.join(tmp, "request.json")
     with open(request_path, "w") as f:
         json.dump(request, f)
@@ -224,13 +231,14 @@ class _Lines:
         self.buf = b""
         self.last = ""  # the line the last successful ``wait_for`` matched
 
-    def wait_for(self, prefix: str, timeout_s: float) -> bool | None:
-        """Skip lines until one starts with ``prefix``: True; False if stdout
-        closed first (the worker exited); None if ``timeout_s`` passed."""
+    def wait_for(self, prefix: str | tuple[str, ...], timeout_s: float) -> bool | None:
+        """Skip lines until one starts with ``prefix`` (or one of them): True;
+        False if stdout closed first (the worker exited); None if
+        ``timeout_s`` passed."""
         import select
 
         deadline = time.monotonic() + timeout_s
-        want = prefix.encode()
+        want = prefix.encode() if isinstance(prefix, str) else tuple(p.encode() for p in prefix)
         while True:
             while b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)

@@ -53,7 +53,10 @@ class SteppedWorker:
         self.fault: str | None = None  # a timeout message, once one happened
         self.sampling = False
         self._ready: bool | None = None  # whether it finished importing (None: not asked yet)
-        self.gated = False
+        self.gated = False  # it waits for "go" before preparing
+        self.phased = False  # it also waits before its cold compiles, settling and warm-up
+        self.at: str | None = None  # the phase it waits to be let into ("go", "compile", "settle", "warm")
+        self.running = False  # let into a phase, not yet at its next gate
 
     def __enter__(self) -> SteppedWorker:
         return self
@@ -72,30 +75,57 @@ class SteppedWorker:
     def wait_ready(self) -> bool:
         """Wait until the worker has imported its libraries: True; False when
         it ended or timed out first (``finish`` tells). A worker that says
-        ``ready gated`` then waits for ``go`` (``wait_sampling`` sends it)
-        before it prepares anything; one whose nnbench predates the gate goes
-        straight on."""
+        ``ready gated`` then waits for ``go`` before it prepares anything, one
+        that says ``ready phased`` also before its cold compiles, settling
+        and warm-up (``at compile``, ``at settle``, ``at warm``; ``release``
+        lets it on); one whose nnbench predates the gate goes straight on."""
         if self._ready is None:
             got = self.lines.wait_for("ready", STARTUP_TIMEOUT_S)
             if got is None:
                 self._timed_out("start")
             self._ready = bool(got)
-            self.gated = self._ready and self.lines.last.split()[1:] == ["gated"]
+            said = self.lines.last.split()[1:]
+            self.gated = self._ready and said in (["gated"], ["phased"])
+            self.phased = self._ready and said == ["phased"]
+            self.at = "go" if self.gated else None
         return self._ready
 
-    def wait_sampling(self) -> bool:
-        """Let the worker prepare its group (``go`` to a gated one) and wait
-        until it is ready to sample: True; False when it ended first
+    def release(self, phase: str) -> bool:
+        """Let the worker into ``phase``, the gate it waits at (``self.at``):
+        False when it has ended."""
+        if self.at != phase:
+            raise RuntimeError(f"the worker waits at {self.at!r}, not {phase!r}")
+        self.at = None
+        self.running = self._send(phase)
+        return self.running
+
+    def wait_gate(self) -> bool:
+        """Wait until the worker reaches its next gate (``self.at``) or is
+        ready to sample (``self.sampling``): True; False when it ended first
         (nothing to time, or it died; ``finish`` tells)."""
-        if not self.wait_ready():
-            return False
-        if self.gated and not self._send("go"):
-            return False
-        got = self.lines.wait_for("sampling", self.timeout_s * len(self.cases))
+        got = self.lines.wait_for(("at ", "sampling"), self.timeout_s * len(self.cases))
+        self.running = False
         if got is None:
             self._timed_out("run")
-        self.sampling = bool(got)
-        return self.sampling
+        if not got:
+            return False
+        if self.lines.last.startswith("at "):
+            self.at = self.lines.last.split()[1]
+        else:
+            self.sampling = True
+        return True
+
+    def wait_sampling(self) -> bool:
+        """Let the worker prepare its group alone, through every gate, and
+        wait until it is ready to sample: True; False when it ended first."""
+        if not self.wait_ready():
+            return False
+        while not self.sampling:
+            if self.at is not None and not self.release(self.at):
+                return False
+            if not self.wait_gate():
+                return False
+        return True
 
     def _send(self, line: str) -> bool:
         try:

@@ -80,10 +80,14 @@ def _main() -> int:
     baseline = peak_rss_bytes()
     if options.memory_limit:
         _limit_address_space(options.memory_limit)
+    gate = None
     if task.stepped and request.get("gate"):
-        print("ready gated", flush=True)  # an ab parent says "go" when this side may prepare
+        phased = bool(request.get("phases"))
+        # an ab parent says "go" when this side may prepare
+        print("ready phased" if phased else "ready gated", flush=True)
         if sys.stdin.readline().strip() != "go":
             return 0  # the pair was abandoned before it started: nothing measured, nothing written
+        gate = _stdin_gate if phased else None
     else:
         print("ready", flush=True)
     if task.compile_only:
@@ -91,7 +95,7 @@ def _main() -> int:
     else:
         until = _stdin_rounds if task.stepped else None
         profiles = str(profile_dir(task.run_file)) if options.profile and task.run_file else None
-        records = run_groups(cases, policy, options.platforms(), profiles, until)
+        records = run_groups(cases, policy, options.platforms(), profiles, until, gate)
     for record in records:
         record.setdefault("memory", {})["worker_baseline_rss_bytes"] = baseline
     if task.env_out:
@@ -118,6 +122,16 @@ def _stdin_rounds(rounds: int) -> str | None:
     round on a ``round`` line; ``stop`` or end of input stops sampling."""
     print("sampling" if rounds == 0 else f"done {rounds}", flush=True)
     return None if sys.stdin.readline().strip() == "round" else "rounds"
+
+
+def _stdin_gate(phase: str) -> None:
+    """A phased stepped worker's gate (``nnbench ab``): say ``at PHASE``, then
+    wait for the parent's ``PHASE`` line. Anything else means the pair was
+    abandoned: the worker ends there, nothing written."""
+    print(f"at {phase}", flush=True)
+    if sys.stdin.readline().strip() != phase:
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _die_with_parent() -> None:
