@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnbench.cli import main
 from nnbench.compare import compare as _compare
@@ -309,6 +311,27 @@ def test_paired_statistic_needs_ten_rounds():
 def test_round_medians_follow_round_ends():
     got = _compare.round_medians([1, 2, 3, 10, 20, 5], [3, 5, 5, 6])
     assert list(got[:2]) == [2, 15] and math.isnan(got[2]) and got[3] == 5
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 6), max_size=12),
+    values=st.lists(st.one_of(st.floats(-1e3, 1e3), st.none(), st.just(math.inf)), max_size=80),
+    skip_nan=st.booleans(),
+)
+def test_round_medians_equal_each_rounds_own_median(lengths, values, skip_nan):
+    # The one-sort version against numpy's median of each round on its own:
+    # empty rounds, nulls (NaN), infinities, ties, rounds ending past the samples.
+    ends = np.cumsum(lengths).astype(int).tolist()
+    x = np.array([np.nan if v is None else v for v in values], dtype=float)
+    want, start = [], 0
+    for end in ends:
+        block = x[start:end]
+        block = block[np.isfinite(block)] if skip_nan else block
+        want.append(float(np.median(block)) if block.size else np.nan)
+        start = end
+    got = _compare.round_medians(values, ends, skip_nan=skip_nan)
+    assert np.array_equal(got, np.array(want, dtype=float), equal_nan=True)
 
 
 def test_run_rounds_until_steps_rounds_and_records_their_ends():

@@ -116,7 +116,7 @@ def test_ab_options_share_the_run_options():
     options = ABOptions(rounds=20, pairs=2, run=RunOptions(timeout=30.0, memory_limit=2**30), max_pairs=5)
     assert options.record() == {
         "rounds_per_pair": 20,
-        "budget_s_per_pair": 2.0,
+        "budget_s_per_pair": 1.5,
         "seed": 0,
         "timeout_s": 30.0,
         "memory_limit": 2**30,
