@@ -88,6 +88,7 @@ def test_aa_same_checkout_runs_both_sides_in_rounds(tmp_path, capsys):
         assert run["env"]["executable"] and run["ab"]["side"] == side
 
 
+@pytest.mark.slow
 def test_slower_candidate_regresses_and_stops_adding_pairs_once_decided(tmp_path, capsys, monkeypatch):
     # The baseline is a Python executable this time: it runs in the current
     # directory, which holds this checkout.

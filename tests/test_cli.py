@@ -163,6 +163,7 @@ def test_load_gives_one_row_per_record(tiny_run):
     assert all(len(s) == n for s, n in zip(df["time.samples_s"], df["time.n"]))
 
 
+@pytest.mark.slow
 def test_report_formats(tiny_run, tmp_path):
     _, out = tiny_run
     for fmt in ("text", "md", "html"):

@@ -50,6 +50,7 @@ def _by_name(data):
     return {r["case"]["style"] if r["case"]["style"] != "user" else r["case"]["layer"]: r for r in data["records"]}
 
 
+@pytest.mark.slow
 def test_run_exits_1_and_every_case_is_recorded_once(fault_run):
     proc, data, _ = fault_run
     assert proc.returncode == 1, proc.stderr

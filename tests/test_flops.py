@@ -40,6 +40,7 @@ def _ratios() -> dict[tuple[str, str, str], float]:
     return out
 
 
+@pytest.mark.slow
 def test_analytic_flops_match_xla_for_the_whole_catalog():
     """Every entry's model FLOPs are within ±10 % of XLA's count of the same
     raw-JAX step (the program as JAX lowered it, every scan iteration

@@ -120,3 +120,28 @@ def test_dropout_train_step_draws_a_new_mask_each_step(style):
         second = built.step(*args)
         assert np.isfinite(float(first)) and np.isfinite(float(second))
         assert float(first) != float(second)
+
+
+def test_reading_the_catalog_imports_no_layer_library():
+    # Listing, selecting and reporting read sizes, FLOPs and notes only: a
+    # fresh process doing that must not import Flax, Haiku or optax (two
+    # seconds of every ``nnbench report``); building a style imports its
+    # family's module, and the worker imports every one before its baseline.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from nnbench import layers\n"
+        "for e in layers.all_entries().values():\n"
+        "    [e.flops(e.config(s), m) for s in e.sizes for m in ('forward', 'train')]\n"
+        "    e.items(e.config('tiny')), e.flops_note, sorted(e.impls)\n"
+        "libs = ('flax', 'haiku', 'optax')\n"
+        "print(sorted(m for m in libs if m in sys.modules))\n"
+        "import nnbench.layers.mlp._linen as linen\n"
+        "assert layers.get('stack').impls['linen'] is linen and layers.get('mlp').impls['linen'] is linen\n"
+        "layers.import_styles()\n"
+        "print(sorted(m for m in libs if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "['flax', 'haiku', 'optax']"], out.stdout + out.stderr

@@ -68,13 +68,22 @@ def test_settle_calls_every_lane_untimed_before_warm_up(fast_policy):
     x = jnp.ones((16, 16))
     jax.block_until_ready(f(x))
     lanes = [_timing.Lane(f, (x,), None), _timing.Lane(f, (x + 1,), None)]
+    seen = []  # (phase, each lane's untimed calls so far): the gates open before settling and before warm-up
+
+    def gate(phase, lanes=lanes):
+        seen.append((phase, [lane.warmup_calls for lane in lanes]))
+
     t0 = time.perf_counter()
-    _timing.run_rounds(lanes, dataclasses.replace(fast_policy, settle_s=0.2))
+    _timing.run_rounds(lanes, dataclasses.replace(fast_policy, settle_s=0.2), gate=gate)
     assert time.perf_counter() - t0 >= 0.2
+    (settle, before), (warm, settled) = seen
+    assert (settle, warm, before) == ("settle", "warm", [0, 0])
+    assert all(n > 10 for n in settled)  # every lane called, untimed, all through the 0.2 s
     unsettled = _timing.Lane(f, (x,), None)
-    _timing.run_rounds([unsettled], fast_policy)
-    for lane in lanes:  # many more untimed calls than warm-up windows alone make
-        assert lane.warmup_calls > unsettled.warmup_calls + 10
+    unsettled_seen = []
+    _timing.run_rounds([unsettled], fast_policy, gate=lambda p: unsettled_seen.append((p, unsettled.warmup_calls)))
+    assert unsettled_seen == [("settle", 0), ("warm", 0)]  # settle_s 0: no call before warm-up
+    for lane in lanes:
         assert lane.recompiles == 0 and len(lane.samples_s) >= fast_policy.min_samples
     with pytest.raises(ValueError, match="settle"):
         _timing.TimingPolicy(settle_s=-1)

@@ -62,6 +62,7 @@ def test_scanned_transformer_matches_unrolled():
     _same(canonical["params"], tlm_jax.unstack_blocks(stacked["params"], 4))
 
 
+@pytest.mark.slow
 def test_scanned_transformer_parity_in_every_style():
     report = layers.check_parity(layers.get("transformer_lm"), "tiny_scan", "float32")
     assert all(r["ok"] for r in report.values())

@@ -53,6 +53,7 @@ def _hand_timed_matmul(n: int, calls: int = 15) -> list[float]:
     return out
 
 
+@pytest.mark.slow
 def test_calibrated_matmul_peak_agrees_with_a_hand_timed_matmul():
     """Side by side: calibrate's matmul probe sandwiched between two
     hand-timed runs of ``2 n³ / t`` of the same matmul (drift cancels), five

@@ -209,12 +209,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_job_agrees(tmp_path):
     """The same run in 2 jax.distributed processes on loopback: process 0
     writes the run file with both environments; both saw the same losses."""
     port, out = _free_port(), tmp_path / "run.json"
+    # One CPU device per process (not the session's four), compiled as fast as the session's
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=ROOT)
+    env.update(JAX_PLATFORMS="cpu", PYTHONPATH=ROOT, XLA_FLAGS=" ".join(flags))
     argv = [
         "--layer",
         "mlp",

@@ -13,6 +13,7 @@ from nnbench.layers.catalog import ALIASES as ALIASES
 from nnbench.layers.catalog import Entry as Entry
 from nnbench.layers.catalog import all_entries as all_entries
 from nnbench.layers.catalog import get as get
+from nnbench.layers.catalog import import_styles as import_styles
 from nnbench.layers.catalog import names as names
 
 # The styles and the parity check import Flax, Haiku and optax (half a second

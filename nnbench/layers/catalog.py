@@ -4,13 +4,62 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 
 Batch = dict[str, jax.Array]
+Variables = dict[str, Any]
+
+
+class Functional(NamedTuple):
+    """A pure model: what the ``jax``, ``linen`` and ``haiku`` families provide.
+
+    ``init(key, x) -> variables``; ``apply(variables, x, *, train, rng) ->
+    (y, updated_collections)`` where ``updated_collections`` holds the
+    non-param collections a training step changes (empty for stateless
+    layers).
+    """
+
+    init: Callable[[jax.Array, jax.Array], Variables]
+    apply: Callable[..., tuple[jax.Array, Variables]]
+    to_canonical: Callable[[Variables], Variables]
+    from_canonical: Callable[[Variables], Variables]
+
+
+FAMILIES = ("jax", "linen", "nnx", "haiku")
+
+
+class Impls(Mapping[str, ModuleType]):
+    """An entry's module per style family, imported on first use: listing
+    the catalog, selecting cases or reading an entry's sizes, FLOPs or
+    notes imports no layer library (Flax, Haiku: seconds at a command's
+    start); building a style imports its family's module, and that module
+    its library. ``modules``: family -> module name; default
+    ``<package>._<family>`` for every family."""
+
+    def __init__(self, package: str, modules: Mapping[str, str] | None = None):
+        self._names = dict(modules) if modules is not None else {f: f"{package}._{f}" for f in FAMILIES}
+
+    def __getitem__(self, family: str) -> ModuleType:
+        return importlib.import_module(self._names[family])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __eq__(self, other: object) -> bool:  # by module names: comparing imports nothing
+        return self._names == other._names if isinstance(other, Impls) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as the dict it replaces
+
+    def __repr__(self) -> str:
+        return f"Impls({self._names!r})"
+
 
 # Modules under ``layers/`` that define a catalog ``ENTRY``. Adding a layer
 # means adding its package here.
@@ -102,6 +151,14 @@ def all_entries() -> dict[str, Entry]:
             entry = importlib.import_module(mod_name).ENTRY
             _CACHE[entry.name] = entry
     return dict(_CACHE)
+
+
+def import_styles() -> None:
+    """Import every entry's module of every family, and so every layer
+    library (a worker does this before it reads its baseline memory)."""
+    for entry in all_entries().values():
+        for family in entry.impls:
+            entry.impls[family]
 
 
 def names() -> list[str]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import flax.linen as nn
-import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from nnbench.layers.styles import Functional, Variables
+from nnbench.layers.catalog import Functional, Variables
+
+if TYPE_CHECKING:
+    import flax.linen as nn
 
 Canon = Callable[[Variables], Variables]
 
@@ -76,6 +77,8 @@ def haiku(
     ``dtype`` by an ``hk.custom_getter`` as modules read them. State (BatchNorm
     statistics) is returned as the ``"state"`` collection when training.
     """
+
+    import haiku as hk
 
     def cast(next_getter, value, context):
         del context

@@ -22,14 +22,14 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from nnbench.layers.catalog import MODES, Batch, Entry
+from nnbench.layers.catalog import MODES, Batch, Entry, Functional, Variables
 
 DESIGN_STYLES = ("jax", "linen", "nnx", "nnx_split", "haiku")
 
@@ -72,23 +72,6 @@ def _to_pure_dict(state):
 STYLES = DESIGN_STYLES + nnx_jit_modes()
 FAMILY = {"jax": "jax", "linen": "linen", "haiku": "haiku", **{s: "nnx" for s in STYLES if s.startswith("nnx")}}
 LEARNING_RATE = 1e-3
-
-Variables = dict[str, Any]
-
-
-class Functional(NamedTuple):
-    """A pure model: what the ``jax``, ``linen`` and ``haiku`` families provide.
-
-    ``init(key, x) -> variables``; ``apply(variables, x, *, train, rng) ->
-    (y, updated_collections)`` where ``updated_collections`` holds the
-    non-param collections a training step changes (empty for stateless
-    layers).
-    """
-
-    init: Callable[[jax.Array, jax.Array], Variables]
-    apply: Callable[..., tuple[jax.Array, Variables]]
-    to_canonical: Callable[[Variables], Variables]
-    from_canonical: Callable[[Variables], Variables]
 
 
 def _same(out: Any) -> Any:

@@ -9,8 +9,7 @@ head_dim], "b": [heads, head_dim]}, "out": {"w": [heads, head_dim, d_model],
 """
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.attention import _haiku, _jax, _linen, _nnx
-from nnbench.layers.catalog import Entry
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import mse, normal_batch
 
 
@@ -49,5 +48,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],
     tolerance={"float32": (1e-5, 1e-6), "bfloat16": (3e-2, 1e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.attention"),
 )

@@ -14,7 +14,7 @@ values).
 """
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.batchnorm import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import norm_entry
 
 
@@ -43,5 +43,5 @@ ENTRY = norm_entry(
         "base": {"batch": 128, "shape": (32, 32, 128)},
         "large": {"batch": 256, "shape": (56, 56, 256)},
     },
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.batchnorm"),
 )

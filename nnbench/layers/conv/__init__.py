@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import TOLERANCE, mse, normal_batch
 
 
@@ -64,7 +64,6 @@ def config(batch, spatial, c_in, c_out, kernel, stride, padding, transpose=False
 
 
 def entry(name: str, description: str, sizes: dict) -> Entry:
-    from nnbench.layers.conv import _haiku, _jax, _linen, _nnx
 
     return Entry(
         name=name,
@@ -77,5 +76,5 @@ def entry(name: str, description: str, sizes: dict) -> Entry:
         flops=flops,
         items=lambda c: c["batch"],
         tolerance=TOLERANCE,
-        impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+        impls=Impls("nnbench.layers.conv"),
     )

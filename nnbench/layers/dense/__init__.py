@@ -7,8 +7,7 @@ Config keys: ``batch``, ``d_in``, ``d_out`` (ints). Canonical layout:
 from __future__ import annotations
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
-from nnbench.layers.dense import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import TOLERANCE, mse, normal_batch
 
 
@@ -40,5 +39,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"],
     tolerance=TOLERANCE,
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.dense"),
 )

@@ -8,8 +8,7 @@ Canonical layout: ``{"params": {"w": [d_in, d_out], "b": [d_out]}}``.
 """
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
-from nnbench.layers.dropout import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import TOLERANCE, mse, normal_batch
 
 
@@ -43,7 +42,7 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"],
     tolerance=TOLERANCE,
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.dropout"),
     stochastic=True,
     flops_note=(
         "XLA also counts drawing the dropout mask (threefry's integer operations and the bits-to-float conversion, "

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
-from nnbench.layers.embedding import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import TOLERANCE, mse
 
 
@@ -50,7 +49,7 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],
     tolerance=TOLERANCE,
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.embedding"),
     flops_note=(
         "forward is a lookup, 0 model FLOPs; XLA counts the lookup's integer index arithmetic "
         "(wrapping negative ids: a compare, an add and a select per token) as FLOPs"

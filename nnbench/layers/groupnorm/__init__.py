@@ -7,7 +7,7 @@ Config keys: ``batch``, ``shape`` (``(height, width, channels)``),
 """
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.groupnorm import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import norm_entry
 
 
@@ -31,5 +31,5 @@ ENTRY = norm_entry(
         "base": {"batch": 64, "shape": (32, 32, 128), "groups": 32},
         "large": {"batch": 128, "shape": (56, 56, 256), "groups": 32},
     },
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.groupnorm"),
 )

@@ -19,7 +19,7 @@ Canonical layout: ``{"params": {"wx": [d_in, 3·hidden], "bx": [3·hidden],
 """
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.gru import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import recurrent_entry
 
 
@@ -46,5 +46,5 @@ ENTRY = recurrent_entry(
     "gru",
     "GRU over a sequence (scan), cuDNN/PyTorch cell",
     work,
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.gru"),
 )

@@ -6,8 +6,8 @@ computed in float32 (as Flax does) and the output cast to the compute dtype.
 """
 
 from nnbench.layers import flops as _flops
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import norm_entry
-from nnbench.layers.layernorm import _haiku, _jax, _linen, _nnx
 
 EPS = 1e-5
 
@@ -33,5 +33,5 @@ ENTRY = norm_entry(
         "base": {"batch": 64, "shape": (512, 1024)},
         "large": {"batch": 64, "shape": (2048, 4096)},
     },
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.layernorm"),
 )

@@ -10,8 +10,8 @@ is a different cell).
 """
 
 from nnbench.layers import flops as _flops
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import recurrent_entry
-from nnbench.layers.lstm import _haiku, _jax, _linen, _nnx
 
 
 def cell(batch: int, d_in: int, hidden: int) -> _flops.Work:
@@ -39,5 +39,5 @@ ENTRY = recurrent_entry(
     "lstm",
     "LSTM over a sequence (scan)",
     lambda c: c["seq"] * cell(c["batch"], c["d_in"], c["hidden"]),
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.lstm"),
 )

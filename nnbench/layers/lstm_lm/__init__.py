@@ -11,8 +11,7 @@ own core; see ``_haiku``.)
 from __future__ import annotations
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
-from nnbench.layers.lstm_lm import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.transformer_lm import loss, make_batch
 
 
@@ -53,5 +52,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],
     tolerance={"float32": (1e-5, 1e-5), "bfloat16": (4e-2, 4e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.lstm_lm"),
 )

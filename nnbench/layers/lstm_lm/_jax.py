@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nnbench.layers.styles import Functional
+from nnbench.layers.catalog import Functional
 from nnbench.layers.transformer_lm._jax import dense, lecun
 
 

@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import COMPILE_DEPTHS, Entry
-from nnbench.layers.mlp import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import COMPILE_DEPTHS, Entry, Impls
 
 
 def make_batch(config, key, dtype):
@@ -79,5 +78,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"],
     tolerance={"float32": (1e-5, 1e-6), "bfloat16": (2e-2, 1e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.mlp"),
 )

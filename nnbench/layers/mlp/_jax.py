@@ -9,8 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from nnbench.layers.catalog import Functional
 from nnbench.layers.mlp._common import ACTIVATIONS, layer_names, n_scanned
-from nnbench.layers.styles import Functional
 
 
 def model(config, dtype) -> Functional:

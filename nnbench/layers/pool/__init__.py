@@ -11,7 +11,7 @@ Config keys: ``batch``, ``spatial``, ``channels``, ``window``, ``kind``
 import math
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.kit import TOLERANCE, mse, normal_batch
 
 
@@ -31,7 +31,6 @@ def flops(c, mode):
 
 
 def entry(kind: str) -> Entry:
-    from nnbench.layers.pool import _haiku, _jax, _linen, _nnx
 
     def config(batch, size, channels):
         return {"batch": batch, "spatial": (size, size), "channels": channels, "window": 2, "kind": kind}
@@ -52,5 +51,5 @@ def entry(kind: str) -> Entry:
         flops=flops,
         items=lambda c: c["batch"],
         tolerance=TOLERANCE,
-        impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+        impls=Impls("nnbench.layers.pool"),
     )

@@ -15,8 +15,7 @@ Config keys: ``batch``, ``image`` (side), ``channels``, ``classes``,
 from __future__ import annotations
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
-from nnbench.layers.resnet import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.resnet._jax import plan
 from nnbench.layers.vit import loss, make_batch
 
@@ -99,5 +98,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"],
     tolerance={"float32": (1e-4, 1e-4), "bfloat16": (5e-2, 5e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.resnet"),
 )

@@ -5,8 +5,8 @@ Config keys: ``batch``, ``shape`` (``(seq, features)``). Canonical layout:
 """
 
 from nnbench.layers import flops as _flops
+from nnbench.layers.catalog import Impls
 from nnbench.layers.kit import norm_entry
-from nnbench.layers.rmsnorm import _haiku, _jax, _linen, _nnx
 
 
 def work(config) -> _flops.Work:
@@ -31,5 +31,5 @@ ENTRY = norm_entry(
         "base": {"batch": 64, "shape": (512, 1024)},
         "large": {"batch": 64, "shape": (2048, 4096)},
     },
-    {"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    Impls("nnbench.layers.rmsnorm"),
 )

@@ -13,9 +13,7 @@ leaves: ``2 · depth`` (a kernel and a bias per layer).
 from __future__ import annotations
 
 from nnbench.layers import mlp
-from nnbench.layers.catalog import Entry
-from nnbench.layers.mlp import _haiku, _linen, _nnx
-from nnbench.layers.stack import _jax
+from nnbench.layers.catalog import Entry, Impls
 
 DEPTHS = {"tiny": 2, "d1": 1, "d10": 10, "d100": 100, "d1000": 1000}
 
@@ -33,5 +31,13 @@ ENTRY = Entry(
     flops=mlp.flops,
     items=lambda config: config["batch"],
     tolerance={"float32": (1e-5, 1e-6), "bfloat16": (2e-2, 1e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls(
+        "nnbench.layers.stack",
+        {
+            "jax": "nnbench.layers.stack._jax",
+            "linen": "nnbench.layers.mlp._linen",
+            "nnx": "nnbench.layers.mlp._nnx",
+            "haiku": "nnbench.layers.mlp._haiku",
+        },
+    ),
 )

@@ -16,9 +16,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from nnbench.layers.catalog import Functional
 from nnbench.layers.mlp import _jax as mlp_jax
 from nnbench.layers.mlp._common import layer_names
-from nnbench.layers.styles import Functional
 
 
 def model(config, dtype) -> Functional:

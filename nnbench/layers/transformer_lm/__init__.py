@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import COMPILE_DEPTHS, Entry
-from nnbench.layers.transformer_lm import _haiku, _jax, _linen, _nnx
+from nnbench.layers.catalog import COMPILE_DEPTHS, Entry, Impls
 
 
 def make_batch(config, key, dtype):
@@ -36,6 +34,8 @@ def make_batch(config, key, dtype):
 
 def loss(logits, batch):
     """Mean next-token cross-entropy (float32). ``logits``: ``[B, T, V]``."""
+    import optax  # here, not at the top: reading the catalog imports no training library
+
     return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["y"]).mean()
 
 
@@ -120,5 +120,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"] * config["seq"],
     tolerance={"float32": (1e-5, 1e-5), "bfloat16": (4e-2, 4e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.transformer_lm"),
 )

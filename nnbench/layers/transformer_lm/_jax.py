@@ -23,7 +23,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nnbench.layers.styles import Functional
+from nnbench.layers.catalog import Functional
 
 LN_EPS = 1e-5
 

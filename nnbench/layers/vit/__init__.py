@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from nnbench.layers import flops as _flops
-from nnbench.layers.catalog import Entry
+from nnbench.layers.catalog import Entry, Impls
 from nnbench.layers.transformer_lm import block_work
-from nnbench.layers.vit import _haiku, _jax, _linen, _nnx
 
 
 def make_batch(config, key, dtype):
@@ -29,6 +27,8 @@ def make_batch(config, key, dtype):
 
 def loss(logits, batch):
     """Mean softmax cross-entropy (float32). ``logits``: ``[B, classes]``."""
+    import optax  # here, not at the top: reading the catalog imports no training library
+
     return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["y"]).mean()
 
 
@@ -80,5 +80,5 @@ ENTRY = Entry(
     flops=flops,
     items=lambda config: config["batch"],
     tolerance={"float32": (1e-5, 1e-5), "bfloat16": (4e-2, 4e-2)},
-    impls={"jax": _jax, "linen": _linen, "nnx": _nnx, "haiku": _haiku},
+    impls=Impls("nnbench.layers.vit"),
 )

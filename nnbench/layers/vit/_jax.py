@@ -7,7 +7,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from nnbench.layers.styles import Functional
+from nnbench.layers.catalog import Functional
 from nnbench.layers.transformer_lm import _jax as tlm
 
 
