@@ -37,11 +37,13 @@ class Impls(Mapping[str, ModuleType]):
     the catalog, selecting cases or reading an entry's sizes, FLOPs or
     notes imports no layer library (Flax, Haiku: seconds at a command's
     start); building a style imports its family's module, and that module
-    its library. ``modules``: family -> module name; default
-    ``<package>._<family>`` for every family."""
+    its library: ``<package>._<family>``, or the module named for that
+    family in ``modules`` (an entry borrowing another's)."""
 
-    def __init__(self, package: str, modules: Mapping[str, str] | None = None):
-        self._names = dict(modules) if modules is not None else {f: f"{package}._{f}" for f in FAMILIES}
+    def __init__(self, package: str, **modules: str):
+        if unknown := set(modules) - set(FAMILIES):
+            raise ValueError(f"not style families: {sorted(unknown)}")
+        self._names = {f: modules.get(f, f"{package}._{f}") for f in FAMILIES}
 
     def __getitem__(self, family: str) -> ModuleType:
         return importlib.import_module(self._names[family])
@@ -54,8 +56,6 @@ class Impls(Mapping[str, ModuleType]):
 
     def __eq__(self, other: object) -> bool:  # by module names: comparing imports nothing
         return self._names == other._names if isinstance(other, Impls) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-looking, as the dict it replaces
 
     def __repr__(self) -> str:
         return f"Impls({self._names!r})"

@@ -64,7 +64,6 @@ def config(batch, spatial, c_in, c_out, kernel, stride, padding, transpose=False
 
 
 def entry(name: str, description: str, sizes: dict) -> Entry:
-
     return Entry(
         name=name,
         description=description,

@@ -31,13 +31,5 @@ ENTRY = Entry(
     flops=mlp.flops,
     items=lambda config: config["batch"],
     tolerance={"float32": (1e-5, 1e-6), "bfloat16": (2e-2, 1e-2)},
-    impls=Impls(
-        "nnbench.layers.stack",
-        {
-            "jax": "nnbench.layers.stack._jax",
-            "linen": "nnbench.layers.mlp._linen",
-            "nnx": "nnbench.layers.mlp._nnx",
-            "haiku": "nnbench.layers.mlp._haiku",
-        },
-    ),
+    impls=Impls("nnbench.layers.mlp", jax="nnbench.layers.stack._jax"),  # the MLP's modules, its own raw JAX
 )
