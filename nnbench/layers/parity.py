@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnbench.layers import untimed
 from nnbench.layers.catalog import Entry
 from nnbench.layers.styles import FAMILY, STYLES, batch_for, canonical_weights, dropout_fn, forward_fn, grad_fn
 
@@ -17,43 +18,17 @@ class ParityError(AssertionError):
 
 
 # The views check that the styles compute the same math, not how fast: they
-# compile without LLVM's optimisation and with XLA:CPU's older loop emitters
-# instead of its MLIR fusion emitters (XLA's own HLO passes, fusion included,
-# still run). On the 2-core CI VM that cut the ResNet's tiny float32 report
-# 53 s -> 34 s (-O0) -> 18 s (emitters; compile 11.2 -> 4.6 s), the ViT's
-# bfloat16 one 29 s -> 21 s, and left the errors where they were (ResNet's
-# largest gradient error 2.9e-6 either way; tests/test_parity.py holds every
-# entry to its tolerance). Options this XLA does not know are dropped. The
-# timed steps, and the step gate that compares them, compile as usual.
-VIEW_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+# compile with ``untimed.VIEW_OPTIONS`` (no LLVM optimisation, XLA:CPU's
+# older loop emitters; XLA's own HLO passes, fusion included, still run).
+# On the 2-core CI VM that cut the ResNet's tiny float32 report 53 s -> 34 s
+# (-O0) -> 18 s (emitters; compile 11.2 -> 4.6 s), the ViT's bfloat16 one
+# 29 s -> 21 s, and left the errors where they were (ResNet's largest
+# gradient error 2.9e-6 either way; tests/test_parity.py holds every entry to
+# its tolerance). The timed steps, and the step gate that compares them,
+# compile as usual.
 
 
-class _View:
-    """``jax.jit(fn)`` compiled with ``VIEW_COMPILER_OPTIONS`` at its first
-    call (a view is called with one signature)."""
-
-    def __init__(self, fn):
-        self._jitted, self._compiled = jax.jit(fn), None
-
-    def __call__(self, *args):
-        if self._compiled is None:
-            self._compiled = _compile(self._jitted.lower(*args))
-        return self._compiled(*args)
-
-
-def _compile(lowered):
-    """``lowered.compile`` with the view options this XLA knows."""
-    while True:
-        try:
-            return lowered.compile(compiler_options=VIEW_COMPILER_OPTIONS)
-        except Exception as e:  # noqa: BLE001 - jax's runtime error type is private
-            unknown = [k for k in VIEW_COMPILER_OPTIONS if f"No such compile option: '{k}'" in str(e)]
-            if not unknown:
-                raise
-            del VIEW_COMPILER_OPTIONS[unknown[0]]
-
-
-def _view(kind: str, entry: Entry, style: str, size: str, dtype: str) -> _View:
+def _view(kind: str, entry: Entry, style: str, size: str, dtype: str) -> untimed.Once:
     """The ``kind`` view (``forward``, ``grad`` or ``dropout``) of a style's
     family, kept for the process: its compiled program serves any weights of
     the entry's shapes, so a report with perturbed weights, a bfloat16
@@ -62,12 +37,12 @@ def _view(kind: str, entry: Entry, style: str, size: str, dtype: str) -> _View:
     key = (id(entry), FAMILY[style], size, dtype, kind)
     if key not in _VIEWS:
         make = {"forward": forward_fn, "grad": grad_fn, "dropout": dropout_fn}[kind]
-        _VIEWS[key] = (entry, _View(make(entry, style, entry.config(size), dtype)))
+        _VIEWS[key] = (entry, untimed.Once(make(entry, style, entry.config(size), dtype), untimed.VIEW_OPTIONS))
     return _VIEWS[key][1]
 
 
 # (id(entry), family, size, dtype, kind) -> (entry, view); the entry is held so its id stays its own.
-_VIEWS: dict[tuple, tuple[Entry, _View]] = {}
+_VIEWS: dict[tuple, tuple[Entry, untimed.Once]] = {}
 
 
 def forget_views() -> None:

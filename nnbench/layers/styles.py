@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from nnbench.layers import untimed
 from nnbench.layers.catalog import MODES, Batch, Entry, Functional, Variables
 
 DESIGN_STYLES = ("jax", "linen", "nnx", "nnx_split", "haiku")
@@ -97,39 +98,76 @@ def _dtype(name: str) -> Any:
     return jnp.dtype(name)
 
 
-_INITS: dict[tuple[str, str, str], Callable] = {}
+_INITS: dict[tuple[str, str, str], untimed.Once] = {}
+_BATCHES: dict[tuple[str, str, str], untimed.Once | None] = {}
+
+
+def _ident(entry: Entry, config: Mapping[str, Any], dtype: str) -> tuple[str, str, str]:
+    return (entry.name, repr(sorted(config.items())), dtype)
 
 
 def canonical_weights(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array, x: jax.Array) -> Variables:
     """The reference weights every style loads: the raw-JAX initialiser's.
 
-    The jitted initialiser is kept per (layer, config, dtype): a fresh
-    ``jax.jit`` of a fresh closure per call would retrace and recompile it
-    for every style of every case.
+    Compiled once per (layer, config, dtype) and process with
+    ``untimed.BUILD_OPTIONS`` (bitwise the default compile's weights, a
+    fraction of its compile time) and kept across cache clears.
     """
-    ident = (entry.name, repr(sorted(config.items())), dtype)
+    ident = _ident(entry, config, dtype)
     if ident not in _INITS:
-        _INITS[ident] = jax.jit(entry.impls["jax"].model(config, _dtype(dtype)).init)
+        _INITS[ident] = untimed.Once(entry.impls["jax"].model(config, _dtype(dtype)).init, untimed.BUILD_OPTIONS)
     return _INITS[ident](key, x)
 
 
 def batch_for(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array) -> Batch:
+    """``entry.make_batch``, compiled as one program like ``canonical_weights``
+    (eagerly, each random op compiled on its own, again after every cache
+    clear); a ``make_batch`` that cannot be traced runs as it is."""
+    ident = _ident(entry, config, dtype)
+    if ident not in _BATCHES:
+        _BATCHES[ident] = untimed.Once(lambda k: entry.make_batch(config, k, _dtype(dtype)), untimed.BUILD_OPTIONS)
+    once = _BATCHES[ident]
+    if once is not None:
+        try:
+            return once(key)
+        except jax.errors.JAXTypeError:  # not traceable (a concrete value was needed): eager from now on
+            _BATCHES[ident] = None
     return entry.make_batch(config, key, _dtype(dtype))
 
 
 def _nnx_module(
     entry: Entry, config: Mapping[str, Any], dtype: str, canonical: Variables | None, key: jax.Array
 ) -> nnx.Module:
-    impl = entry.impls["nnx"]
-    module = impl.model(config, _dtype(dtype), nnx.Rngs(key))
-    if canonical is not None:
-        state = nnx.state(module)
-        _replace_by_pure_dict(state, impl.from_canonical(canonical))
-        nnx.update(module, state)
+    module = entry.impls["nnx"].model(config, _dtype(dtype), nnx.Rngs(key))
+    return module if canonical is None else _load_canonical(entry, module, canonical)
+
+
+def _load_canonical(entry: Entry, module: nnx.Module, canonical: Variables) -> nnx.Module:
+    state = nnx.state(module)
+    _replace_by_pure_dict(state, entry.impls["nnx"].from_canonical(canonical))
+    nnx.update(module, state)
     return module
 
 
 _NNX_TEMPLATE: dict[tuple[Any, ...], nnx.Module] = {}
+_NNX_STATES: dict[tuple[str, str, str], untimed.Once] = {}
+
+
+def _nnx_constructed(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array) -> nnx.Module:
+    """``impl.model(config, dtype, nnx.Rngs(key))`` outside a trace, its
+    state computed by one program compiled like ``canonical_weights`` (and
+    kept) instead of op by op: a module's eager initialisers compiled each
+    kernel shape's truncated normal on its own at full optimisation (ResNet
+    tiny: 12 shapes, 16 s, again after every cache clear)."""
+    impl = entry.impls["nnx"]
+
+    def make(k):
+        return impl.model(config, _dtype(dtype), nnx.Rngs(k))
+
+    ident = _ident(entry, config, dtype)
+    if ident not in _NNX_STATES:
+        _NNX_STATES[ident] = untimed.Once(lambda k: nnx.state(make(k)), untimed.BUILD_OPTIONS)
+    return nnx.merge(nnx.graphdef(nnx.eval_shape(make, key)), _NNX_STATES[ident](key))
 
 
 def _nnx_built_module(
@@ -142,9 +180,10 @@ def _nnx_built_module(
     op again), so the first is kept as a template (one at a time) and the
     others are clones of it. The template itself is never stepped.
     """
-    ident = (entry.name, repr(sorted(config.items())), dtype, seed)
+    ident = (*_ident(entry, config, dtype), seed)
     if ident not in _NNX_TEMPLATE:
-        template = _nnx_module(entry, config, dtype, canonical_weights(entry, config, dtype, k_init, x), k_rng)
+        canonical = canonical_weights(entry, config, dtype, k_init, x)
+        template = _load_canonical(entry, _nnx_constructed(entry, config, dtype, k_rng), canonical)
         _NNX_TEMPLATE.clear()
         _NNX_TEMPLATE[ident] = template
     module = nnx.clone(_NNX_TEMPLATE[ident])
