@@ -31,9 +31,9 @@ reprime 60 s -> 0, but cold XLA compile +22 % (median per case) rising with
 the style's place in its group (jax, first, x1.08; nnx_cached and
 nnx_partial, last, x1.37). A bias that grows with a style's position is
 worse than the lost time, so ``compile_stages`` keeps ``jax.clear_caches()``.
-Serving the reprime from serialized executables instead (commit 5f66816,
-``studies/reprime_keep.py``) was removed again: some deserialized CPU
-executables failed when called in a long process.
+The reprime is now served by the cold compiles' own executables, kept
+alive with a full clear (``nnbench/measure/keep.py``), which shows no such
+trend (``studies/reprime_keep.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The measurement core: compile kept out of step time, every sample fenced
 on the whole output, recompiles caught, records complete."""
 
+import re
 import time
 
 import jax
@@ -10,6 +11,7 @@ import pytest
 
 import nnbench
 from nnbench import layers
+from nnbench.measure import keep
 from nnbench.measure import stages as _compile
 from nnbench.measure import step as _measure
 from nnbench.measure import timing as _timing
@@ -202,6 +204,60 @@ def test_each_prepare_compiles_cold_and_reprime_leaves_nothing_to_compile():
     for p in prepared:
         p.lane.call()
     assert counter.count == before
+
+
+def test_kept_executables_answer_the_reprime_and_compute_what_a_compile_does():
+    # The same three steps prepared under a Keeper: the reprime runs no XLA
+    # compile (each dropped executable is served again), nothing compiles
+    # once sampled, and every step's output and optimized program equal a
+    # fresh jit's of the same function (the reference: an ordinary compile).
+    fns = [lambda x, k=k: jnp.tanh(x @ x.T) * k + 1.0 for k in range(3)]
+    x = jnp.arange(16.0).reshape(4, 4) / 16
+    keeper = keep.Keeper()
+    prepared = []
+    for f in fns:
+        with keeper.record():
+            prepared.append(_measure.prepare(jax.jit(f), (x,)))
+    assert len(keeper.kept) >= 3
+    keep.reprime(prepared, keeper)
+    assert [p.compile_info["reprime_compiles"] for p in prepared] == [0, 0, 0]
+    assert [p.compile_info["reprime_kept"] for p in prepared] == [1, 1, 0]
+    assert keeper.kept == {}  # let go once served
+    counter = _compile.compile_counter()
+    before = counter.count
+    outs = [p.lane.step(*p.lane.args) for p in prepared]
+    served = [_program(p.lane.step.lower(x).compile().as_text()) for p in prepared]
+    assert counter.count == before  # the served executables, not new compiles
+    jax.clear_caches()
+    for f, out, program in zip(fns, outs, served, strict=True):
+        fresh = jax.jit(f)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(fresh(x)))
+        assert program == _program(fresh.lower(x).compile().as_text())
+
+
+def _program(hlo: str) -> list[str]:
+    """An optimized HLO module's text without its debug information (source
+    tables, op metadata), which follows the Python frames that traced it."""
+    out, skip = [], False
+    for line in hlo.splitlines():
+        if line in ("FileNames", "FunctionNames", "FileLocations", "StackFrames"):
+            skip = True
+        elif skip and not line.strip():
+            skip = False
+        elif not skip:
+            out.append(re.sub(r", metadata=\{[^}]*\}", "", line))
+    return out
+
+
+def test_a_module_the_keeper_did_not_record_compiles():
+    keeper = keep.Keeper()
+    with keeper.record():
+        first = _measure.prepare(jax.jit(lambda x: x * 2.0), (jnp.ones((3,)),))
+    other = _measure.prepare(jax.jit(lambda x: x * 3.0), (jnp.ones((3,)),))  # not recorded
+    jax.clear_caches()
+    keep.reprime([first, other], keeper)
+    assert (first.compile_info["reprime_kept"], first.compile_info["reprime_compiles"]) == (1, 0)
+    assert (other.compile_info["reprime_kept"], other.compile_info["reprime_compiles"]) == (0, 1)
 
 
 def test_not_jitted_is_refused():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import resource
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from nnbench.measure import flops as _flops
 from nnbench.measure import roofline as _roofline
 from nnbench.measure import stages as _compile
 from nnbench.measure import stats as _stats
+from nnbench.measure.keep import reprime as reprime  # noqa: F401 - measure's API
 from nnbench.measure.timing import Carry, Lane, TimingPolicy, fenced_call, run_rounds
 from nnbench.results import metrics as _metrics
 
@@ -202,22 +202,6 @@ def prepare(
         rss_growth_bytes=current_rss_bytes() - rss_before,
         runtime_memory=runtime,
     )
-
-
-def reprime(prepared: Sequence[Prepared]) -> None:
-    """Call each step once more, untimed.
-
-    Each ``prepare`` clears JAX's caches for a cold trace, which also drops
-    the executables of steps prepared before it; this recompiles them
-    outside the timed region.
-    """
-    counter = _compile.compile_counter()
-    for p in prepared:
-        before = counter.count
-        t0 = time.perf_counter()
-        p.lane.call()
-        p.compile_info["reprime_s"] = time.perf_counter() - t0
-        p.compile_info["reprime_compiles"] = counter.count - before
 
 
 def compiled_bytes(memory: dict[str, Any]) -> int | None:

@@ -147,6 +147,7 @@ def run_group(
     """
     from nnbench import layers
     from nnbench.measure import env as _env
+    from nnbench.measure import keep as _keep
     from nnbench.measure import stages as _compile
     from nnbench.measure import step as _measure
     from nnbench.run import scaling as _scaling
@@ -195,24 +196,26 @@ def run_group(
             _fail(record, e)
     if gate is not None:
         gate("compile")
+    keeper = _keep.Keeper()  # each cold compile's executable, served again at the reprime
     for record, (step, args, carry), built, model_flops, items in built_cases:
         try:
             _measure.reset_peak_rss()  # this case's own peak from here
-            prepared = _measure.prepare(
-                step,
-                args,
-                carry,
-                model_flops=model_flops,
-                items_per_step=items,
-                dtype=record["case"]["dtype"],
-                rss_before=_measure.current_rss_bytes(),
-            )
+            with keeper.record():
+                prepared = _measure.prepare(
+                    step,
+                    args,
+                    carry,
+                    model_flops=model_flops,
+                    items_per_step=items,
+                    dtype=record["case"]["dtype"],
+                    rss_before=_measure.current_rss_bytes(),
+                )
             ready.append((record, prepared, built))
         except Exception as e:  # noqa: BLE001
             _fail(record, e)
     if ready:
         try:
-            _measure.reprime([p for _, p, _ in ready])
+            _keep.reprime([p for _, p, _ in ready], keeper)
             ready = step_gate(ready)
             stop = run_rounds([p.lane for _, p, _ in ready], policy, until, gate) if ready else None
         except Exception as e:  # noqa: BLE001
