@@ -260,6 +260,21 @@ def test_a_module_the_keeper_did_not_record_compiles():
     assert (other.compile_info["reprime_kept"], other.compile_info["reprime_compiles"]) == (0, 1)
 
 
+def test_a_group_reprimes_from_the_executables_its_cold_compiles_made(fast_policy):
+    # Through a run's own group code: every style compiles cold once, the
+    # reprime compiles nothing (the styles prepared before the last are
+    # served their kept executables) and nothing compiles while sampled.
+    from nnbench.results.case import Case
+    from nnbench.run.worker import run_group
+
+    records = run_group([Case("mlp", s, "train", "tiny") for s in ("jax", "linen", "nnx")], fast_policy)
+    assert [r["status"] for r in records] == ["ok"] * 3
+    assert all(r["compile"]["events"]["backend_compile_s"] > 0 for r in records)
+    assert [r["compile"]["reprime_compiles"] for r in records] == [0, 0, 0]
+    assert [r["compile"]["reprime_kept"] for r in records] == [1, 1, 0]
+    assert [r["compile"]["recompiles"] for r in records] == [0, 0, 0]
+
+
 def test_not_jitted_is_refused():
     with pytest.raises(TypeError, match="jitted"):
         nnbench.measure(lambda x: x, 1.0)

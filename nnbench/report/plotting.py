@@ -52,9 +52,16 @@ def register(scope: str, key: str, title: str, file: str | None = None):
     return add
 
 
+# A report's plot order, whichever plot module was imported first (keys not
+# named here follow, in declaration order).
+ORDER = {"run": ("ratio", "bars", "compile", "memory", "depth", "roofline")}
+
+
 def specs(scope: str) -> list[PlotSpec]:
-    """The plots of ``scope``, in declaration order."""
-    return list(REGISTRY[scope].values())
+    """The plots of ``scope``, in ``ORDER``, then in declaration order."""
+    order = ORDER.get(scope, ())
+    found = list(REGISTRY[scope].values())
+    return sorted(found, key=lambda s: (order.index(s.key) if s.key in order else len(order), found.index(s)))
 
 
 def figures(scope: str, data: Any, run: int | None = None) -> list[Figure]:
