@@ -98,12 +98,15 @@ def _dtype(name: str) -> Any:
     return jnp.dtype(name)
 
 
-_INITS: dict[tuple[str, str, str], untimed.Once] = {}
-_BATCHES: dict[tuple[str, str, str], untimed.Once | None] = {}
+# Kept programs, keyed on the code they run (an impl module, a batch maker)
+# with the config and dtype: an entry rebuilt with other code under the
+# same name (as tests do) gets its own.
+_INITS: dict[tuple[Any, str, str], untimed.Once] = {}
+_BATCHES: dict[tuple[Any, str, str], untimed.Once | None] = {}
 
 
-def _ident(entry: Entry, config: Mapping[str, Any], dtype: str) -> tuple[str, str, str]:
-    return (entry.name, repr(sorted(config.items())), dtype)
+def _ident(code: Any, config: Mapping[str, Any], dtype: str) -> tuple[Any, str, str]:
+    return (code, repr(sorted(config.items())), dtype)
 
 
 def canonical_weights(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array, x: jax.Array) -> Variables:
@@ -113,7 +116,7 @@ def canonical_weights(entry: Entry, config: Mapping[str, Any], dtype: str, key: 
     ``untimed.BUILD_OPTIONS`` (bitwise the default compile's weights, a
     fraction of its compile time) and kept across cache clears.
     """
-    ident = _ident(entry, config, dtype)
+    ident = _ident(entry.impls["jax"], config, dtype)
     if ident not in _INITS:
         _INITS[ident] = untimed.Once(entry.impls["jax"].model(config, _dtype(dtype)).init, untimed.BUILD_OPTIONS)
     return _INITS[ident](key, x)
@@ -123,7 +126,7 @@ def batch_for(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Arra
     """``entry.make_batch``, compiled as one program like ``canonical_weights``
     (eagerly, each random op compiled on its own, again after every cache
     clear); a ``make_batch`` that cannot be traced runs as it is."""
-    ident = _ident(entry, config, dtype)
+    ident = _ident(entry.make_batch, config, dtype)
     if ident not in _BATCHES:
         _BATCHES[ident] = untimed.Once(lambda k: entry.make_batch(config, k, _dtype(dtype)), untimed.BUILD_OPTIONS)
     once = _BATCHES[ident]
@@ -150,7 +153,7 @@ def _load_canonical(entry: Entry, module: nnx.Module, canonical: Variables) -> n
 
 
 _NNX_TEMPLATE: dict[tuple[Any, ...], nnx.Module] = {}
-_NNX_STATES: dict[tuple[str, str, str], untimed.Once] = {}
+_NNX_STATES: dict[tuple[Any, str, str], untimed.Once] = {}
 
 
 def _nnx_constructed(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array) -> nnx.Module:
@@ -164,7 +167,7 @@ def _nnx_constructed(entry: Entry, config: Mapping[str, Any], dtype: str, key: j
     def make(k):
         return impl.model(config, _dtype(dtype), nnx.Rngs(k))
 
-    ident = _ident(entry, config, dtype)
+    ident = _ident(impl, config, dtype)
     if ident not in _NNX_STATES:
         _NNX_STATES[ident] = untimed.Once(lambda k: nnx.state(make(k)), untimed.BUILD_OPTIONS)
     return nnx.merge(nnx.graphdef(nnx.eval_shape(make, key)), _NNX_STATES[ident](key))
@@ -180,7 +183,7 @@ def _nnx_built_module(
     op again), so the first is kept as a template (one at a time) and the
     others are clones of it. The template itself is never stepped.
     """
-    ident = (*_ident(entry, config, dtype), seed)
+    ident = (*_ident((entry.impls["jax"], entry.impls["nnx"]), config, dtype), seed)  # its weights are the jax init's
     if ident not in _NNX_TEMPLATE:
         canonical = canonical_weights(entry, config, dtype, k_init, x)
         template = _load_canonical(entry, _nnx_constructed(entry, config, dtype, k_rng), canonical)
