@@ -86,6 +86,8 @@ def test_once_survives_cache_clears_and_inlines_under_a_trace():
     assert float(once(a)) == 30.0
     assert counter.count == before  # the kept executable answered
     assert jax.eval_shape(once, a).shape == ()  # traced, not the compiled signature
+    assert float(once(np.ones((2, 3), np.float32))) == 12.0  # another signature: compiled for it
+    assert float(once(a)) == 30.0 and counter.count == before + 1
 
 
 def test_an_untraceable_make_batch_runs_eagerly():

@@ -66,22 +66,29 @@ def compile_with(lowered, options: dict[str, Any]):
 
 
 class Once:
-    """``jax.jit(fn)`` compiled with ``options`` at its first call and kept;
-    it is always called with arguments of the first call's shapes."""
+    """``jax.jit(fn)`` compiled with ``options`` at its first call with each
+    argument signature (tree, shapes, dtypes, shardings), and kept."""
 
     def __init__(self, fn: Callable, options: dict[str, Any]):
-        self._jitted, self._options, self._compiled = jax.jit(fn), options, None
+        self._jitted, self._options = jax.jit(fn), options
+        self._compiled: dict[Any, Any] = {}
 
     def lower(self, *args):
         return self._jitted.lower(*args)
 
     def compile(self, *args):
-        """The executable for ``args`` (compiled at the first call)."""
-        if self._compiled is None:
-            self._compiled = compile_with(self.lower(*args), self._options)
-        return self._compiled
+        """The executable for ``args`` (compiled at the first call with their signature)."""
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        key = (tree, *((getattr(x, "shape", None), str(getattr(x, "dtype", type(x))), _sharding(x)) for x in leaves))
+        if key not in self._compiled:
+            self._compiled[key] = compile_with(self.lower(*args), self._options)
+        return self._compiled[key]
 
     def __call__(self, *args):
         if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(args)):
             return self._jitted(*args)  # inside a trace (``jax.eval_shape``, another jit): inlined
         return self.compile(*args)(*args)
+
+
+def _sharding(x: Any) -> Any:
+    return getattr(x, "sharding", None) if isinstance(x, jax.Array) else type(x)
