@@ -77,18 +77,12 @@ def pytest_xdist_make_scheduler(config, log):
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return _unit(nodeid)
+            path, _, name = nodeid.partition("::")
+            if name.startswith(("test_all_styles_match_jax[", "test_gate_catches_a_5_percent_weight_change[")):
+                return "parity:" + name.split("[", 1)[1].rsplit("-", 1)[0]
+            return path if _shares_module_fixture(path) else nodeid
 
     return Scheduling(config, log)
-
-
-def _unit(nodeid: str) -> str:
-    """What one worker takes whole: a module with a module-scoped fixture,
-    a catalog entry's parity tests, else the test alone."""
-    path, _, name = nodeid.partition("::")
-    if name.startswith(("test_all_styles_match_jax[", "test_gate_catches_a_5_percent_weight_change[")):
-        return "parity:" + name.split("[", 1)[1].rsplit("-", 1)[0]
-    return path if _shares_module_fixture(path) else nodeid
 
 
 @functools.cache

@@ -153,7 +153,7 @@ def _load_canonical(entry: Entry, module: nnx.Module, canonical: Variables) -> n
 
 
 _NNX_TEMPLATE: dict[tuple[Any, ...], nnx.Module] = {}
-_NNX_STATES: dict[tuple[Any, str, str], untimed.Once] = {}
+_NNX_STATES: dict[tuple[Any, str, str], tuple[Any, untimed.Once]] = {}  # (graphdef, state program)
 
 
 def _nnx_constructed(entry: Entry, config: Mapping[str, Any], dtype: str, key: jax.Array) -> nnx.Module:
@@ -169,8 +169,10 @@ def _nnx_constructed(entry: Entry, config: Mapping[str, Any], dtype: str, key: j
 
     ident = _ident(impl, config, dtype)
     if ident not in _NNX_STATES:
-        _NNX_STATES[ident] = untimed.Once(lambda k: nnx.state(make(k)), untimed.BUILD_OPTIONS)
-    return nnx.merge(nnx.graphdef(nnx.eval_shape(make, key)), _NNX_STATES[ident](key))
+        graphdef = nnx.graphdef(nnx.eval_shape(make, key))
+        _NNX_STATES[ident] = (graphdef, untimed.Once(lambda k: nnx.state(make(k)), untimed.BUILD_OPTIONS))
+    graphdef, state = _NNX_STATES[ident]
+    return nnx.merge(graphdef, state(key))
 
 
 def _nnx_built_module(

@@ -11,11 +11,12 @@ full optimisation, again after every cache clear.
 Two levels of options:
 
 - ``BUILD_OPTIONS`` (weights, batches, NNX construction): LLVM at -O1 and
-  XLA:CPU's older loop emitters. Its results are bitwise those of a default
-  compile (every catalog entry's reference weights and batches, float32 and
-  bfloat16; ``tests/test_untimed.py`` holds that against an explicit -O3
-  compile); ``-O0`` was faster still but moved 1 in 30 float32 weights by an
-  ulp. Where ``XLA_FLAGS`` already asks for a lower level (the test
+  XLA:CPU's older loop emitters. Its reference weights were bitwise those of
+  a default compile for the twelve entries compared on the CI VM (float32;
+  ``tests/test_untimed.py`` holds conv2d float32 and the MLP's bfloat16
+  against an explicit -O3 compile, every entry's batch and the NNX modules
+  against their eager construction); ``-O0`` was faster still but moved
+  1 in 30 float32 weights by an ulp. Where ``XLA_FLAGS`` already asks for a lower level (the test
   session's -O0), that level stays.
 - ``VIEW_OPTIONS`` (the parity views): -O0 as well; the views compare
   styles with each other through the same compiled math, so an ulp moves
@@ -67,7 +68,7 @@ def compile_with(lowered, options: dict[str, Any]):
 
 class Once:
     """``jax.jit(fn)`` compiled with ``options`` at its first call with each
-    argument signature (tree, shapes, dtypes, shardings), and kept."""
+    argument signature (tree, shapes, dtypes, weak types, shardings), and kept."""
 
     def __init__(self, fn: Callable, options: dict[str, Any]):
         self._jitted, self._options = jax.jit(fn), options
@@ -78,17 +79,22 @@ class Once:
 
     def compile(self, *args):
         """The executable for ``args`` (compiled at the first call with their signature)."""
+        return self._for(args, *jax.tree_util.tree_flatten(args))
+
+    def __call__(self, *args):
         leaves, tree = jax.tree_util.tree_flatten(args)
-        key = (tree, *((getattr(x, "shape", None), str(getattr(x, "dtype", type(x))), _sharding(x)) for x in leaves))
+        if any(isinstance(x, jax.core.Tracer) for x in leaves):
+            return self._jitted(*args)  # inside a trace (``jax.eval_shape``, another jit): inlined
+        return self._for(args, leaves, tree)(*args)
+
+    def _for(self, args: tuple, leaves: list, tree: Any):
+        key = (tree, *(_signature(x) for x in leaves))
         if key not in self._compiled:
             self._compiled[key] = compile_with(self.lower(*args), self._options)
         return self._compiled[key]
 
-    def __call__(self, *args):
-        if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves(args)):
-            return self._jitted(*args)  # inside a trace (``jax.eval_shape``, another jit): inlined
-        return self.compile(*args)(*args)
 
-
-def _sharding(x: Any) -> Any:
-    return getattr(x, "sharding", None) if isinstance(x, jax.Array) else type(x)
+def _signature(x: Any) -> tuple:
+    if isinstance(x, jax.Array):
+        return (x.shape, str(x.dtype), getattr(x, "weak_type", None), x.sharding)  # typed keys have no weak_type
+    return (getattr(x, "shape", None), str(getattr(x, "dtype", None)), type(x))
