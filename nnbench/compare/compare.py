@@ -184,7 +184,7 @@ def exact_result(base: float, cand: float, tolerance: float) -> dict[str, Any]:
 
 
 def compare_records(
-    base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds, paired: bool = False
+    base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds, paired: bool = False, primary: str = "time"
 ) -> dict[str, Any]:
     """Metrics of one case in two runs: ``{"status", "metrics": {name: result}}``.
 
@@ -194,6 +194,14 @@ def compare_records(
     pair by pair where the records keep each process's (``compile_test``).
     The case's verdict is the first of regressed, improved, inconclusive
     among its metrics, else unchanged (``untested`` metrics do not count).
+
+    ``primary`` (step time; ``dispatch`` for a bisection hunting it) is
+    tested at ``CONFIDENCE``. The case's other tested timings (dispatch, the
+    compile stages) are one family sharing the same error rate: each of the
+    k is tested at ``1 - (1 - CONFIDENCE) / k`` (Bonferroni; its result's
+    ``confidence`` and ``family``), so an A/A case is called regressed by
+    them together at most as often as by its step time alone. "unchanged"
+    is never widened (``EQUIVALENCE_CONFIDENCE``).
     """
     out: dict[str, Any] = {
         "id": base["id"],
@@ -223,33 +231,23 @@ def compare_records(
         out["unstable"] = {
             side: why for side, why in unstable.items() if why
         }  # the step-time verdict is read with this
-    kinds = {
-        k: [mt for mt in _metrics.shown_in(_metrics.COMPARE) if mt.kind == k] for k in ("sampled", "single", "exact")
-    }
-    for mt in kinds["sampled"]:
-        a, b = (_samples(mt.sample_list(r)) for r in (base, cand))
-        th = getattr(thresholds, mt.family)
-        if a and b and paired:  # the raw lists: round_ends index them (a null sample voids its round)
-            (ra, ea), (rb, eb) = (
-                (_raw(mt.sample_list(r)), _get(r, ("time", "round_ends")) or []) for r in (base, cand)
-            )
-            pe = _get(base, ("time", "process_ends"))
-            pe = pe if pe == _get(cand, ("time", "process_ends")) else None  # both sides ran the same pairs
-            m[mt.name] = dict(paired_test(ra, ea, rb, eb, th, process_ends=pe), kind="paired", threshold=th)
-        elif a and b:
-            m[mt.name] = dict(ratio_test(a, b, th), kind="sampled", threshold=th)
-    for mt in kinds["single"]:
-        a, b = mt.value(base), mt.value(cand)
-        th = getattr(thresholds, mt.family)
-        per_process = paired and mt.path[0] == "compile"  # merged ab records keep each process's compile stages
-        tested = (
-            compile_test(_per_process(base, mt.path[-1]), _per_process(cand, mt.path[-1]), th) if per_process else None
-        )
-        if tested:
-            m[mt.name] = dict(tested, kind="pairs", threshold=th)
-        elif a is not None and b is not None:
-            m[mt.name] = dict(single_result(a, b), kind="single", threshold=th)
-    for mt in kinds["exact"]:
+    timed = [mt for mt in _metrics.shown_in(_metrics.COMPARE) if mt.kind in ("sampled", "single")]
+    for mt in timed:
+        res = _timed_result(mt, base, cand, thresholds, paired, CONFIDENCE)
+        if res is not None:
+            m[mt.name] = res
+    family = [
+        mt
+        for mt in timed
+        if mt.name != primary and mt.name in m and m[mt.name]["kind"] != "single" and m[mt.name]["ci_low"] is not None
+    ]
+    if len(family) > 1:  # each at the Bonferroni level of the family
+        level = 1 - (1 - CONFIDENCE) / len(family)
+        for mt in family:
+            m[mt.name] = _timed_result(mt, base, cand, thresholds, paired, level) | {"family": len(family)}
+    for mt in _metrics.shown_in(_metrics.COMPARE):
+        if mt.kind != "exact":
+            continue
         a, b = mt.value(base), mt.value(cand)
         tol = getattr(thresholds, mt.family)
         if a is not None and b is not None:
@@ -257,6 +255,31 @@ def compare_records(
     verdicts = [r["verdict"] for r in m.values()]
     out["verdict"] = next((v for v in (REGRESSED, IMPROVED, INCONCLUSIVE) if v in verdicts), UNCHANGED)
     return out
+
+
+def _timed_result(
+    mt: _metrics.Metric, base: dict[str, Any], cand: dict[str, Any], thresholds: Thresholds, paired: bool, level: float
+) -> dict[str, Any] | None:
+    """One sampled or single (compile stage) metric of a case compared at
+    confidence ``level`` (see ``compare_records``); None when a side lacks it."""
+    th = getattr(thresholds, mt.family)
+    if mt.kind == "sampled":
+        a, b = (_samples(mt.sample_list(r)) for r in (base, cand))
+        if not (a and b):
+            return None
+        if not paired:
+            return dict(ratio_test(a, b, th, level), kind="sampled", threshold=th)
+        # The raw lists: round_ends index them (a null sample voids its round).
+        (ra, ea), (rb, eb) = ((_raw(mt.sample_list(r)), _get(r, ("time", "round_ends")) or []) for r in (base, cand))
+        pe = _get(base, ("time", "process_ends"))
+        pe = pe if pe == _get(cand, ("time", "process_ends")) else None  # both sides ran the same pairs
+        return dict(paired_test(ra, ea, rb, eb, th, level, process_ends=pe), kind="paired", threshold=th)
+    if paired and mt.path[0] == "compile":  # merged ab records keep each process's compile stages
+        tested = compile_test(_per_process(base, mt.path[-1]), _per_process(cand, mt.path[-1]), th, level)
+        if tested:
+            return dict(tested, kind="pairs", threshold=th)
+    a, b = mt.value(base), mt.value(cand)
+    return dict(single_result(a, b), kind="single", threshold=th) if a is not None and b is not None else None
 
 
 def time_decided(
@@ -272,7 +295,7 @@ def time_decided(
         if b["status"] != "ok" or c["status"] != "ok":
             out.append((True, f"{b['id']}: {b['status']}/{c['status']}"))
             continue
-        t = compare_records(b, c, thresholds, paired=True)["metrics"].get(metric)
+        t = compare_records(b, c, thresholds, paired=True, primary=metric)["metrics"].get(metric)
         if not t or t.get("ratio") is None:
             out.append((False, f"{b['id']}: no ratio yet"))
             continue
@@ -311,12 +334,14 @@ def compare_runs(
     base_path: str = "baseline",
     cand_path: str = "candidate",
     paired: bool = False,
+    primary: str = "time",
 ) -> dict[str, Any]:
     """Compare two validated run files (dicts from ``read_run``).
 
     Raises ``CompareError`` when the device kinds (or backends) differ and
     ``allow_device_change`` is false. ``paired``: the runs come from one
-    ``nnbench ab`` (see ``compare_records``). Returns a JSON-ready dict with
+    ``nnbench ab``; ``primary``: the metric tested on its own (see
+    ``compare_records``). Returns a JSON-ready dict with
     ``baseline``/``candidate`` (path, started, env), ``env_diff``
     (``[key, base value, cand value]``), ``thresholds`` (family -> relative
     threshold), ``cases``, ``only_base``/``only_cand`` (case ids) and
@@ -349,7 +374,7 @@ def compare_runs(
     cand_recs = {r["id"]: r for r in cand_run["records"]}
     cases = []
     for cid in [i for i in base_recs if i in cand_recs]:
-        res = compare_records(base_recs[cid], cand_recs[cid], thresholds, paired)
+        res = compare_records(base_recs[cid], cand_recs[cid], thresholds, paired, primary)
         try:
             res["command"] = Case.from_dict(base_recs[cid]["case"]).command()
         except TypeError:

@@ -11,6 +11,10 @@ import numpy as np
 import scipy.stats
 
 CONFIDENCE = 0.95
+# "unchanged" is two one-sided tests at the same 5 % level (TOST): the 90 %
+# interval inside the band. It is never widened for multiplicity: every
+# metric of a family must be inside its band, which is already the harder claim.
+EQUIVALENCE_CONFIDENCE = 2 * CONFIDENCE - 1
 TRIM = 0.2  # fraction of worker pairs trimmed from each end of the pair-level mean (Yuen)
 
 
@@ -18,11 +22,12 @@ def pair_level(log_ratios: np.ndarray, confidence: float = CONFIDENCE) -> dict[s
     """The worker pair as the unit: ``log_ratios`` holds one log(candidate /
     baseline) per pair (1-D float, at least ``MIN_PAIRS``). Returns ``ratio``
     (exp of the 20 % trimmed mean), ``ci_low``/``ci_high`` and ``p_value``
-    (``trimmed_t``), ``eq_low``/``eq_high`` (its interval at ``2 *
-    confidence - 1``: what "unchanged" is decided on), ``pairs`` and
-    ``pair_ratios``."""
+    (``trimmed_t`` at ``confidence``: what "regressed" and "improved" are
+    decided on), ``eq_low``/``eq_high`` (its interval at
+    ``EQUIVALENCE_CONFIDENCE``: what "unchanged" is decided on), ``pairs``
+    and ``pair_ratios``."""
     mean, lo, hi, p = trimmed_t(log_ratios, confidence)
-    _, eq_lo, eq_hi, _ = trimmed_t(log_ratios, 2 * confidence - 1)
+    _, eq_lo, eq_hi, _ = trimmed_t(log_ratios, EQUIVALENCE_CONFIDENCE)
     return {
         "ratio": math.exp(mean),
         "ci_low": math.exp(lo),

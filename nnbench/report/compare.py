@@ -52,6 +52,8 @@ def metric_text(name: str, r: dict[str, Any]) -> str:
             notes.append(f"bar raised to {100 * r['threshold_used']:.0f} %: the runs drift that much within themselves")
         if r.get("more_data"):
             notes.append(r["more_data"]["text"])
+    if r.get("family"):
+        notes.append(f"{100 * r['confidence']:.4g} % CI: one of the case's {r['family']} other timings, sharing 5 %")
     if r["verdict"] == UNTESTED:
         notes.append("one sample per side: no noise estimate")
     if r["verdict"] == UNCHANGED and r.get("eq_low") is not None:

@@ -268,7 +268,9 @@ class Bisection:
             )
         except SideError as e:
             return {"outcome": SKIPPED, "why": str(e)}
-        result = _compare.compare_runs(base, cand, self.options.thresholds, allow_device_change=True, paired=True)
+        result = _compare.compare_runs(
+            base, cand, self.options.thresholds, allow_device_change=True, paired=True, primary=self.options.metric
+        )
         rows = _metric_rows(result, self.ids, self.options.metric)
         outcome, why = judge(rows, self.options.direction)
         measured = [r for r in rows if r["ratio"]]
