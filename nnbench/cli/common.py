@@ -148,8 +148,8 @@ def add_shard(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard",
         metavar="K/N",
-        help="only the K-th of N parts of the selection (whole worker groups; every case in exactly one part); "
-        "nnbench merge joins the parts' run files",
+        help="only the K-th of N parts of the selection (whole worker groups, balanced on their expected seconds; "
+        "every case in exactly one part); nnbench merge joins the parts' run files",
     )
 
 

@@ -4,8 +4,12 @@ scaling]) and suites, named selections over the catalog."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
 from nnbench import layers
 from nnbench.layers.catalog import COMPILE_DEPTHS, DTYPES, MODES
@@ -161,17 +165,62 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def shard(cases: Sequence[Case], k: int, n: int) -> list[Case]:
     """The cases of shard ``k`` of ``n``: whole worker groups (the styles of a
-    group are timed interleaved, so a group is never split), the largest
-    groups first, each to the shard with the fewest cases so far (ties: the
-    lowest number). Deterministic for a given selection, and every case
-    lands in exactly one shard; the cases keep their selection order."""
+    group are timed interleaved, so a group is never split), the costliest
+    groups first (``group_seconds``), each to the shard with the least
+    seconds so far (ties: the lowest number). Deterministic for a given
+    selection and nnbench version, and every case lands in exactly one
+    shard; the cases keep their selection order."""
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(group_key(case), []).append(case)
-    load = [0] * n
+    seconds = {key: group_seconds(members) for key, members in groups.items()}
+    load = [0.0] * n
     owner: dict[str, int] = {}
-    for key in sorted(groups, key=lambda g: -len(groups[g])):  # stable: equal sizes keep selection order
+    for key in sorted(groups, key=lambda g: -seconds[g]):  # stable: equal costs keep selection order
         i = min(range(n), key=lambda j: load[j])
         owner[key] = i
-        load[i] += len(groups[key])
+        load[i] += seconds[key]
     return [c for c in cases if owner[group_key(c)] == k - 1]
+
+
+GROUP_SECONDS_FILE = Path(__file__).with_name("group_seconds.json")
+
+
+@functools.cache
+def _group_seconds_table() -> dict[str, Any]:
+    return json.loads(GROUP_SECONDS_FILE.read_text())
+
+
+def group_seconds(members: Sequence[Case]) -> float:
+    """What a worker group is expected to cost, for balancing shards: the
+    seconds it took in the run ``group_seconds.json`` was made from (a
+    catalog group measured there), else its case count times that run's
+    median seconds per case (user cases, sizes it did not run)."""
+    table = _group_seconds_table()
+    case = members[0]
+    if case.source is None and case.group in table["groups"]:
+        return float(table["groups"][case.group])
+    return len(members) * float(table["per_case"])
+
+
+def group_seconds_table(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``group_seconds.json``'s content from run dicts: each catalog group's
+    wall seconds (a later run's over an earlier one's), and the median
+    seconds per case over the groups."""
+    import statistics
+
+    walls: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for run in runs:
+        seen: dict[str, int] = {}
+        for r in run["records"]:
+            case = Case.from_dict(r["case"])
+            if case.source is None and r.get("group_wall_s"):
+                walls[case.group] = float(r["group_wall_s"])
+                seen[case.group] = seen.get(case.group, 0) + 1
+        counts.update(seen)
+    return {
+        "source": [{"started": r.get("started"), "cpu_model": (r.get("env") or {}).get("cpu_model")} for r in runs],
+        "per_case": round(statistics.median(walls[g] / counts[g] for g in walls), 3),
+        "groups": {g: round(walls[g], 2) for g in sorted(walls)},
+    }
