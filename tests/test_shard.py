@@ -34,10 +34,7 @@ def test_shards_partition_the_ci_suite_by_worker_group(capsys, n):
             assert owner.setdefault(group_key(cases[i]), k) == k  # a group is never split
     # Balanced on each group's expected seconds: no shard more than one group's worth above another.
     members = {g: [c for c in cases.values() if group_key(c) == g] for g in owner}
-    loads = [
-        sum(group_seconds(members[group_key(cases[i])]) for i in {group_key(cases[i]): i for i in p}.values())
-        for p in parts
-    ]
+    loads = [sum(group_seconds(members[g]) for g in {group_key(cases[i]) for i in p}) for p in parts]
     assert max(loads) - min(loads) <= max(group_seconds(m) for m in members.values())
 
 
